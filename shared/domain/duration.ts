@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+const DURATION = /^(\d+)(s|m|h|d)$/;
+
+/**
+ * Parses a duration written as the runbooks write them (`90s`, `10m`, `1h`, `2d`)
+ * into whole seconds.
+ */
+export const parseDuration = (text: string): number | undefined => {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  const [, amount, unit] = match;
+  return Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
+};
+
+/** A duration field: `10m` in the policy, seconds inside the code. */
+export const durationSchema = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform((value, ctx) => {
+    if (typeof value === 'number') return value;
+    const seconds = parseDuration(value);
+    if (seconds === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as 90s, 10m, 1h or 2d, got "${value}"`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+/** Renders seconds the way the policy writes them, for logs and reasons. */
+export const formatDuration = (seconds: number): string => {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s >= 3600 && s % 3600 === 0) return `${s / 3600}h`;
+  if (s >= 60 && s % 60 === 0) return `${s / 60}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${s}s`;
+};

@@ -1,0 +1,311 @@
+import { z } from 'zod';
+import { durationSchema } from './duration.ts';
+
+const idSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes (at most 63)');
+
+const replicasSchema = z.number().int().nonnegative();
+
+const isTimeZone = (zone: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const timeZoneSchema = z
+  .string()
+  .refine(isTimeZone, { error: (issue) => `unknown IANA time zone "${String(issue.input)}"` });
+
+/** `HH:MM` on a 24-hour clock; `24:00` closes a window at midnight. */
+const clockSchema = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected HH:MM, 00:00 to 24:00')
+  .transform((text) => {
+    const [hours, minutes] = text.split(':').map(Number);
+    return (hours ?? 0) * 60 + (minutes ?? 0);
+  });
+
+const dateSchema = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date as YYYY-MM-DD');
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * An Alertmanager-style label matcher written as a string: `service=worker-llm`,
+ * `severity!=info`, `pod=~worker-.*`, `zone!~us-.*`.
+ */
+const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$/;
+export const matcherSchema = z.string().transform((text, ctx) => {
+  const match = MATCHER.exec(text);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `expected label=value, label!=value, label=~regex or label!~regex, got "${text}"` });
+    return z.NEVER;
+  }
+  const [, label = '', op = '=', value = ''] = match;
+  if (op === '=~' || op === '!~') {
+    try {
+      new RegExp(`^(?:${value})$`);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `invalid regular expression in "${text}"` });
+      return z.NEVER;
+    }
+  }
+  return { label, op: op as '=' | '!=' | '=~' | '!~', value, text };
+});
+export type Matcher = z.infer<typeof matcherSchema>;
+
+const targetCommon = {
+  id: idSchema,
+  min: replicasSchema,
+  max: replicasSchema,
+  /** Time a new replica or node needs before another step up counts (model loading, node join). */
+  warmup: durationSchema.default(0),
+  /** How far one scale-down may go: the runbooks remove one at a time. */
+  maxStepDown: z.number().int().positive().default(1),
+  /** Overrides `defaults.scaleDownDelay` for this target. */
+  scaleDownDelay: durationSchema.optional(),
+  /** What to do when the live size differs from what the scaler last set. */
+  onDrift: z.enum(['adopt', 'restore']).default('adopt'),
+  description: z.string().optional(),
+};
+
+const workloadCommon = {
+  ...targetCommon,
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  gpusPerReplica: z.number().int().nonnegative().default(0),
+  /** The `eks-nodegroup` target whose GPUs this workload's pods run on. */
+  pool: idSchema.optional(),
+};
+
+export const nodeGroupTargetSchema = z.strictObject({
+  ...targetCommon,
+  kind: z.literal('eks-nodegroup'),
+  cluster: z.string().min(1),
+  nodegroup: z.string().min(1),
+  gpusPerNode: z.number().int().nonnegative().default(0),
+  /** A GPU pool with no work for this long shrinks to what its workloads need. */
+  idleAfter: durationSchema.optional(),
+  /** Time the pool's pods get to drain after a workload scales down, before nodes go. */
+  drain: durationSchema.optional(),
+});
+
+export const deploymentTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('deployment') });
+
+/** A Deployment owned by an HPA: the scaler moves the HPA's minReplicas/maxReplicas. */
+export const hpaTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('hpa') });
+
+export const targetSchema = z.discriminatedUnion('kind', [
+  nodeGroupTargetSchema,
+  deploymentTargetSchema,
+  hpaTargetSchema,
+]);
+
+export const actionSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('step'),
+    by: z.number().int().refine((n) => n !== 0, 'a step of 0 changes nothing'),
+  }),
+  z.strictObject({ type: z.literal('multiply'), factor: z.number().positive() }),
+  z.strictObject({ type: z.literal('setAtLeast'), replicas: replicasSchema }),
+  z.strictObject({
+    type: z.literal('proportional'),
+    /** desired = ceil(current * value / targetValue), as the HPA computes it. */
+    targetValue: z.number().positive(),
+    /** The alert annotation (or label) carrying the observed value. */
+    valueFrom: z.string().default('value'),
+  }),
+]);
+
+/** The Prometheus side of a rule, rendered into alerting rules. */
+const prometheusRuleSchema = z.strictObject({
+  expr: z.string().min(1),
+  for: z.string().regex(/^\d+(s|m|h)$/, 'expected a Prometheus duration such as 2m').default('0s'),
+  labels: z.record(z.string(), z.string()).default({}),
+  summary: z.string().optional(),
+});
+
+export const ruleSchema = z.strictObject({
+  id: idSchema,
+  alert: z.string().min(1),
+  matchers: z.array(matcherSchema).default([]),
+  target: idSchema,
+  action: actionSchema,
+  /** Time after any scaling of the target before this rule may act again. */
+  cooldown: durationSchema.optional(),
+  prometheus: prometheusRuleSchema.optional(),
+  description: z.string().optional(),
+});
+
+export const vetoSchema = z.strictObject({
+  id: idSchema,
+  alert: z.string().min(1),
+  matchers: z.array(matcherSchema).default([]),
+  blocks: z.enum(['up', 'down']).default('up'),
+  targets: z.array(idSchema).min(1),
+  prometheus: prometheusRuleSchema.optional(),
+  description: z.string().optional(),
+});
+
+const windowTargetSchema = z
+  .strictObject({
+    /** Set once when the window becomes the active one (or its pre-scale lead begins). */
+    desired: replicasSchema.optional(),
+    /** Lowest size while the window is active; alerts cannot scale below it. */
+    floor: replicasSchema.optional(),
+    /** Highest size while the window is active. */
+    ceiling: replicasSchema.optional(),
+  })
+  .refine((t) => t.floor === undefined || t.ceiling === undefined || t.floor <= t.ceiling, {
+    message: 'floor must not exceed ceiling',
+  });
+
+export const scheduleSchema = z.strictObject({
+  id: idSchema,
+  timezone: timeZoneSchema.optional(),
+  days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
+  start: clockSchema,
+  /** An end at or before the start closes the window the next day (cross-midnight). */
+  end: clockSchema,
+  /** Higher wins where windows overlap. */
+  priority: z.number().int().default(0),
+  /** Lead time: the window's sizes apply this long before its start. */
+  preScale: durationSchema.default(0),
+  /** Only on these local dates (one-off events). */
+  dates: z.array(dateSchema).optional(),
+  /** Never on these local dates (holidays). */
+  except: z.array(dateSchema).default([]),
+  targets: z.record(idSchema, windowTargetSchema),
+  description: z.string().optional(),
+});
+
+export const policySchema = z
+  .strictObject({
+    version: z.literal(1),
+    timezone: timeZoneSchema.default('UTC'),
+    defaults: z
+      .strictObject({
+        cooldown: durationSchema.default(300),
+        scaleDownDelay: durationSchema.default(900),
+        drain: durationSchema.default(60),
+        /** An alert not re-sent for this long is treated as resolved (a lost resolve). */
+        alertTtl: durationSchema.default(4 * 3600),
+      })
+      .prefault({}),
+    targets: z.array(targetSchema).min(1),
+    rules: z.array(ruleSchema).default([]),
+    vetoes: z.array(vetoSchema).default([]),
+    schedules: z.array(scheduleSchema).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    const targets = new Map(policy.targets.map((t) => [t.id, t]));
+    const unique = (kind: 'targets' | 'rules' | 'vetoes' | 'schedules') => {
+      const seen = new Set<string>();
+      policy[kind].forEach((item, index) => {
+        if (seen.has(item.id)) {
+          ctx.addIssue({ code: 'custom', path: [kind, index, 'id'], message: `duplicate id "${item.id}"` });
+        }
+        seen.add(item.id);
+      });
+    };
+    unique('targets');
+    unique('rules');
+    unique('vetoes');
+    unique('schedules');
+
+    policy.targets.forEach((target, index) => {
+      if (target.min > target.max) {
+        ctx.addIssue({ code: 'custom', path: ['targets', index, 'min'], message: `min ${target.min} exceeds max ${target.max}` });
+      }
+      if (target.kind !== 'eks-nodegroup' && target.pool !== undefined) {
+        const pool = targets.get(target.pool);
+        if (pool?.kind !== 'eks-nodegroup' || pool.gpusPerNode === 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'pool'],
+            message: `pool "${target.pool}" must be an eks-nodegroup target with gpusPerNode > 0`,
+          });
+        }
+        if (target.gpusPerReplica === 0) {
+          ctx.addIssue({ code: 'custom', path: ['targets', index, 'gpusPerReplica'], message: 'a workload in a GPU pool needs gpusPerReplica > 0' });
+        }
+      }
+    });
+
+    const checkTarget = (id: string, path: (string | number)[]) => {
+      if (!targets.has(id)) ctx.addIssue({ code: 'custom', path, message: `unknown target "${id}"` });
+    };
+    policy.rules.forEach((rule, index) => checkTarget(rule.target, ['rules', index, 'target']));
+    policy.vetoes.forEach((veto, index) =>
+      veto.targets.forEach((id, t) => checkTarget(id, ['vetoes', index, 'targets', t])),
+    );
+    policy.schedules.forEach((schedule, index) => {
+      for (const [id, sizes] of Object.entries(schedule.targets)) {
+        const path = ['schedules', index, 'targets', id];
+        const target = targets.get(id);
+        if (!target) {
+          checkTarget(id, path);
+          continue;
+        }
+        for (const key of ['desired', 'floor', 'ceiling'] as const) {
+          const value = sizes[key];
+          if (value !== undefined && (value < target.min || value > target.max)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...path, key],
+              message: `${key} ${value} is outside the hard bounds ${target.min}-${target.max} of "${id}"`,
+            });
+          }
+        }
+      }
+    });
+  });
+
+export type PolicyInput = z.input<typeof policySchema>;
+export type Policy = z.infer<typeof policySchema>;
+export type Target = z.infer<typeof targetSchema>;
+export type NodeGroupTarget = z.infer<typeof nodeGroupTargetSchema>;
+export type WorkloadTarget = Exclude<Target, NodeGroupTarget>;
+export type Rule = z.infer<typeof ruleSchema>;
+export type Veto = z.infer<typeof vetoSchema>;
+export type Action = z.infer<typeof actionSchema>;
+export type Schedule = z.infer<typeof scheduleSchema>;
+
+/** One problem in a policy, with the path of the field at fault. */
+export interface PolicyIssue {
+  path: string;
+  message: string;
+}
+
+export type PolicyResult = { ok: true; policy: Policy } | { ok: false; issues: PolicyIssue[] };
+
+const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '') || '(root)';
+
+/** Validates a parsed policy document; never throws. */
+export const validatePolicy = (document: unknown): PolicyResult => {
+  const result = policySchema.safeParse(document);
+  if (result.success) return { ok: true, policy: result.data };
+  return {
+    ok: false,
+    issues: result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+  };
+};
+
+export const targetById = (policy: Policy, id: string): Target | undefined =>
+  policy.targets.find((t) => t.id === id);
+
+export const isWorkload = (target: Target): target is WorkloadTarget => target.kind !== 'eks-nodegroup';
+
+/** Workloads whose pods run on the given GPU pool. */
+export const poolMembers = (policy: Policy, poolId: string): WorkloadTarget[] =>
+  policy.targets.filter((t): t is WorkloadTarget => isWorkload(t) && t.pool === poolId);
+
+export const scaleDownDelayOf = (policy: Policy, target: Target): number =>
+  target.scaleDownDelay ?? policy.defaults.scaleDownDelay;
+
+export const cooldownOf = (policy: Policy, rule: Rule): number => rule.cooldown ?? policy.defaults.cooldown;

@@ -1,0 +1,53 @@
+/**
+ * Why a decision came out as it did. Codes are stable (logs, metrics and the EventBridge
+ * audit trail carry them); messages are for people.
+ */
+export const REASON_CODES = [
+  'ScaleUp',
+  'ScaleDown',
+  'NoRuleMatched',
+  'NoChange',
+  'CooldownActive',
+  'WarmingUp',
+  'ScaleDownDelayed',
+  'OneStepAtATime',
+  'VetoedByAlert',
+  'UpBeatsDown',
+  'MissingValue',
+  'ScheduleEntry',
+  'ScheduleFloor',
+  'ScheduleCeiling',
+  'ClampedToMax',
+  'ClampedToMin',
+  'Paused',
+  'PauseSet',
+  'PauseExpired',
+  'Resumed',
+  'Duplicate',
+  'StaleAlert',
+  'AlertExpired',
+  'AlertsTruncated',
+  'DriftDetected',
+  'DriftRestored',
+  'RecoveredUnrecordedAction',
+  'GpuCapacityRequested',
+  'GpuCapacityLimit',
+  'GpuPoolIdle',
+  'DrainingPods',
+  'HpaBounds',
+  'EmergencyDouble',
+  'EmergencySet',
+  'EmergencyScaleToMin',
+  'EmergencyDeprovisionPool',
+  'EvaluateNow',
+  'UnknownTarget',
+] as const;
+
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
+
+export const reason = (code: ReasonCode, message: string): Reason => ({ code, message });

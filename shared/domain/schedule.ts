@@ -1,0 +1,114 @@
+import type { Policy, Schedule, Target, Weekday } from './policy.ts';
+import { WEEKDAYS } from './policy.ts';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** A calendar date in some time zone, as UTC midnight of that date (for arithmetic only). */
+type LocalDate = number;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const formatterFor = (zone: string): Intl.DateTimeFormat => {
+  let formatter = formatters.get(zone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(zone, formatter);
+  }
+  return formatter;
+};
+
+/** The wall-clock reading of an instant in a zone, expressed as if it were UTC. */
+const wallClock = (instant: number, zone: string): number => {
+  const parts = Object.fromEntries(
+    formatterFor(zone)
+      .formatToParts(new Date(instant))
+      .map((p) => [p.type, Number(p.value)]),
+  );
+  return Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+};
+
+const offsetAt = (instant: number, zone: string): number => wallClock(instant, zone) - Math.floor(instant / 1000) * 1000;
+
+/**
+ * The first instant at which the zone's wall clock reads `minutes` past midnight of `date`
+ * or later. On a spring-forward day a time inside the gap resolves to the end of the gap
+ * (the window still opens, late); on a fall-back day an ambiguous time resolves to its
+ * first occurrence (the window opens once).
+ */
+export const zonedInstant = (date: LocalDate, minutes: number, zone: string): number => {
+  const naive = date + minutes * MINUTE;
+  const offsets = [...new Set([offsetAt(naive - DAY, zone), offsetAt(naive + DAY, zone), offsetAt(naive, zone)])];
+  const exact = offsets.map((o) => naive - o).filter((t) => wallClock(t, zone) === naive);
+  if (exact.length > 0) return Math.min(...exact);
+  // Inside a gap: bisect for the instant where the wall clock jumps past `naive`.
+  let low = naive - Math.max(...offsets);
+  let high = naive - Math.min(...offsets);
+  while (high - low > 1000) {
+    const mid = Math.floor((low + high) / 2000) * 1000;
+    if (wallClock(mid, zone) >= naive) high = mid;
+    else low = mid;
+  }
+  return high;
+};
+
+export const localDate = (instant: number, zone: string): LocalDate => {
+  const wall = wallClock(instant, zone);
+  return wall - (wall % DAY);
+};
+
+export const isoDate = (date: LocalDate): string => new Date(date).toISOString().slice(0, 10);
+const weekday = (date: LocalDate): Weekday => WEEKDAYS[new Date(date).getUTCDay()] as Weekday;
+
+/** One occurrence of a window: it applies from `from` (start minus lead) until `until`. */
+export interface Occurrence {
+  schedule: Schedule;
+  from: number;
+  start: number;
+  until: number;
+}
+
+const occurrenceOn = (schedule: Schedule, date: LocalDate, zone: string): Occurrence | undefined => {
+  const iso = isoDate(date);
+  if (!schedule.days.includes(weekday(date))) return undefined;
+  if (schedule.dates && !schedule.dates.includes(iso)) return undefined;
+  if (schedule.except.includes(iso)) return undefined;
+  const start = zonedInstant(date, schedule.start, zone);
+  const endDate = schedule.end <= schedule.start ? date + DAY : date;
+  const until = zonedInstant(endDate, schedule.end, zone);
+  return { schedule, from: start - schedule.preScale * 1000, start, until };
+};
+
+/**
+ * The occurrence of `schedule` that covers `instant`, if any. A pure function of the
+ * window, the instant and the zone: the clock is never read here.
+ */
+export const occurrenceAt = (schedule: Schedule, instant: number, zone: string): Occurrence | undefined => {
+  const today = localDate(instant, zone);
+  // Yesterday's occurrence may still run (cross-midnight); tomorrow's may have begun its lead.
+  for (const date of [today - DAY, today, today + DAY]) {
+    const occurrence = occurrenceOn(schedule, date, zone);
+    if (occurrence && occurrence.from <= instant && instant < occurrence.until) return occurrence;
+  }
+  return undefined;
+};
+
+/** The window in force for a target: the highest priority among those covering it. */
+export const activeWindow = (policy: Policy, target: Target, instant: number): Occurrence | undefined => {
+  let best: Occurrence | undefined;
+  for (const schedule of policy.schedules) {
+    if (!(target.id in schedule.targets)) continue;
+    const occurrence = occurrenceAt(schedule, instant, schedule.timezone ?? policy.timezone);
+    if (occurrence && (!best || occurrence.schedule.priority > best.schedule.priority)) best = occurrence;
+  }
+  return best;
+};
+
