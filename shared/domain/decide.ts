@@ -350,6 +350,12 @@ const applyPause: Step = (p, ctx) => {
   return hold(p, ctx, reason('Paused', `paused until ${pause.until}: ${pause.reason}`));
 };
 
+/** An HPA owns the replicas: the scaler moves its floor instead of fighting it. */
+const explainHpa: Step = (p, ctx) => {
+  if (ctx.target.kind !== 'hpa' || p.to === ctx.base || p.held) return p;
+  return note(p, reason('HpaBounds', `HPA ${ctx.target.namespace}/${ctx.target.name} owns the replicas: its minReplicas becomes ${p.to} (maxReplicas ${ctx.target.max}) and it scales within them`));
+};
+
 /** The chain, in order; each step sees the proposal the previous one returned. */
 export const DECISION_STEPS: ReadonlyArray<readonly [string, Step]> = [
   ['proposeFromAlerts', proposeFromAlerts],
@@ -364,6 +370,7 @@ export const DECISION_STEPS: ReadonlyArray<readonly [string, Step]> = [
   ['applyGpuCapacity', applyGpuCapacity],
   ['applyHardBounds', applyHardBounds],
   ['applyPause', applyPause],
+  ['explainHpa', explainHpa],
 ];
 
 // ---------------------------------------------------------------------------

@@ -76,7 +76,26 @@ export interface Occurrence {
   until: number;
 }
 
+// Occurrences depend only on (window, date, zone); the tick asks for the same ones every minute.
+const occurrences = new WeakMap<Schedule, Map<string, Occurrence | null>>();
+
 const occurrenceOn = (schedule: Schedule, date: LocalDate, zone: string): Occurrence | undefined => {
+  let byDate = occurrences.get(schedule);
+  if (!byDate) {
+    byDate = new Map();
+    occurrences.set(schedule, byDate);
+  }
+  const key = `${zone}|${date}`;
+  let occurrence = byDate.get(key);
+  if (occurrence === undefined) {
+    if (byDate.size > 64) byDate.clear();
+    occurrence = computeOccurrence(schedule, date, zone) ?? null;
+    byDate.set(key, occurrence);
+  }
+  return occurrence ?? undefined;
+};
+
+const computeOccurrence = (schedule: Schedule, date: LocalDate, zone: string): Occurrence | undefined => {
   const iso = isoDate(date);
   if (!schedule.days.includes(weekday(date))) return undefined;
   if (schedule.dates && !schedule.dates.includes(iso)) return undefined;

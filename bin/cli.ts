@@ -1,0 +1,124 @@
+#!/usr/bin/env -S npx tsx
+import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FileStateStore } from '../shared/adapters/local/fileStateStore.ts';
+import { LocalAutoscaler } from '../shared/adapters/local/localAutoscaler.ts';
+import type { Policy } from '../shared/domain/policy.ts';
+import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
+import type { Clock } from '../shared/ports.ts';
+
+const USAGE = `Usage:
+  gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
+                       [--state-dir .local-state] [--keep-state] [--ticks N]
+      Runs the autoscaler locally on a simulated cluster and prints its decisions.
+      --speed 60 makes one simulated minute pass every real second (demo clock).
+  gpu-autoscaler validate [policy.yaml]
+      Checks a policy file and exits non-zero with every problem found.
+`;
+
+/** A clock that starts at `startAt` and runs `speed` times faster than real time. */
+const demoClock = (startAt: Date, speed: number): Clock => {
+  const real0 = Date.now();
+  return { now: () => new Date(startAt.getTime() + (Date.now() - real0) * speed) };
+};
+
+const load = (path: string): Policy => {
+  try {
+    return loadPolicyFile(path);
+  } catch (error) {
+    if (error instanceof PolicyError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+};
+
+const summarize = (policy: Policy): string =>
+  `${policy.targets.length} targets, ${policy.rules.length} rules, ${policy.vetoes.length} vetoes, ${policy.schedules.length} schedules (${policy.timezone})`;
+
+const start = async (args: string[]): Promise<void> => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policy: { type: 'string', default: 'policy.yaml' },
+      port: { type: 'string', default: '8080' },
+      speed: { type: 'string', default: '1' },
+      'start-at': { type: 'string' },
+      token: { type: 'string' },
+      'state-dir': { type: 'string', default: '.local-state' },
+      'keep-state': { type: 'boolean', default: false },
+      ticks: { type: 'string' },
+    },
+  });
+  const policy = load(values.policy);
+  const speed = Number(values.speed);
+  const startAt = values['start-at'] ? new Date(values['start-at']) : new Date();
+  if (!(speed > 0) || Number.isNaN(startAt.getTime())) {
+    process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${USAGE}`);
+    process.exit(2);
+  }
+  const stateDir = values['state-dir'];
+  if (!values['keep-state']) await rm(stateDir, { recursive: true, force: true });
+  const clock = demoClock(startAt, speed);
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const autoscaler = new LocalAutoscaler({
+    policy,
+    clock,
+    store: new FileStateStore(stateDir),
+    ...(values.token ? { token: values.token } : {}),
+    print,
+  });
+  const url = await autoscaler.listen(Number(values.port));
+  print(`gpu-autoscaler (local mode): ${summarize(policy)}`);
+  print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
+  print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
+  print(`  status    curl -s ${url}/status`);
+  print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
+
+  const cluster = () =>
+    Object.entries(autoscaler.cluster.snapshot())
+      .map(([id, s]) => `${id} ${s.ready}/${s.desired}${s.pending ? ` (+${s.pending} pending)` : ''}`)
+      .join(', ');
+  let ticks = 0;
+  let last = '';
+  const runTick = async () => {
+    const summary = await autoscaler.tick();
+    ticks += 1;
+    const now = cluster();
+    if (now !== last) print(`${summary.at} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${now}`);
+    last = now;
+    if (values.ticks !== undefined && ticks >= Number(values.ticks)) {
+      clearInterval(timer);
+      await autoscaler.close();
+    }
+  };
+  const timer = setInterval(() => void runTick(), Math.max(50, 60_000 / speed));
+  await runTick();
+  const stop = async () => {
+    clearInterval(timer);
+    await autoscaler.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+};
+
+const validate = (args: string[]): void => {
+  const path = args[0] ?? 'policy.yaml';
+  const policy = load(path);
+  process.stdout.write(`${path}: valid: ${summarize(policy)}\n`);
+};
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'start':
+    await start(rest);
+    break;
+  case 'validate':
+    validate(rest);
+    break;
+  default:
+    process.stdout.write(USAGE);
+    process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 2);
+}

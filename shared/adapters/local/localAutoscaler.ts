@@ -1,0 +1,156 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Decision, describeDecision } from '../../domain/decision.ts';
+import type { Policy } from '../../domain/policy.ts';
+import { applyIntent, type WorkerDeps } from '../../app/applyIntent.ts';
+import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
+import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
+import { status } from '../../app/status.ts';
+import { tick, type TickSummary } from '../../app/tick.ts';
+import { BadRequestError, RetryableScalingError } from '../../errors.ts';
+import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
+import type { Clock, EventSink, StateStore } from '../../ports.ts';
+import { MemoryFifoQueue } from './memoryFifoQueue.ts';
+import { DEFAULT_SIMULATION, SimulatedCluster, type SimulationOptions } from './simulatedCluster.ts';
+
+export interface LocalOptions {
+  policy: Policy;
+  clock: Clock;
+  store: StateStore;
+  /** Requests must carry `Authorization: Bearer <token>` when set. */
+  token?: string;
+  simulation?: SimulationOptions;
+  initialSizes?: Record<string, number>;
+  /** Receives each readable line: decisions, ticks, errors. */
+  print: (line: string) => void;
+}
+
+/**
+ * Every function of the service in one process, on local adapters: the webhook, status
+ * and emergency over HTTP on loopback, the tick, an in-memory FIFO queue feeding the worker,
+ * a state folder and a simulated cluster. The use cases are the ones Lambda runs.
+ */
+export class LocalAutoscaler {
+  public readonly queue: MemoryFifoQueue;
+  public readonly cluster: SimulatedCluster;
+  public readonly decisions: Decision[] = [];
+  readonly #worker: WorkerDeps;
+  #server?: Server;
+  #draining?: Promise<void>;
+
+  public constructor(private readonly options: LocalOptions) {
+    const { policy, clock, store } = options;
+    this.queue = new MemoryFifoQueue(clock, 5, () => void this.drain());
+    this.cluster = new SimulatedCluster(policy, clock, options.simulation ?? DEFAULT_SIMULATION, options.initialSizes);
+    const events: EventSink = {
+      publish: async (decisions) => {
+        for (const d of decisions) options.print(`${clock.now().toISOString()} ${describeDecision(d)}`);
+      },
+    };
+    this.#worker = { store, queue: this.queue, nodeGroups: this.cluster, workloads: this.cluster, events, clock };
+  }
+
+  /** Runs the worker until the queue is empty; concurrent callers share one run. */
+  public drain(): Promise<void> {
+    this.#draining ??= this.#drainLoop().finally(() => {
+      this.#draining = undefined;
+    });
+    return this.#draining;
+  }
+
+  async #drainLoop(): Promise<void> {
+    await Promise.resolve();
+    for (let batch = this.queue.receive(); batch.length > 0; batch = this.queue.receive()) {
+      for (const message of batch) {
+        try {
+          const decision = await applyIntent(this.options.policy, message.intent, this.#worker, { redelivered: message.receiveCount > 1 });
+          this.decisions.push(decision);
+          this.queue.ack(message);
+        } catch (error) {
+          this.queue.nack(message);
+          const retry = error instanceof RetryableScalingError ? 'will retry' : `attempt ${message.receiveCount}`;
+          this.options.print(`${this.options.clock.now().toISOString()} ${message.intent.target} error (${retry}): ${(error as Error).message}`);
+          if (!(error instanceof RetryableScalingError)) return;
+        }
+      }
+    }
+  }
+
+  public async tick(): Promise<TickSummary> {
+    const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock });
+    await this.drain();
+    return summary;
+  }
+
+  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string): Promise<HttpResult> {
+    try {
+      if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
+      if (this.options.token !== undefined && !bearerMatches(headers.authorization, this.options.token)) {
+        throw new BadRequestError('missing or wrong bearer token', 401);
+      }
+      const { policy, clock, store } = this.options;
+      if (method === 'POST' && (path === '/webhook' || path === '/')) {
+        const summary = await receiveAlerts(policy, parseWebhookBody(body), { queue: this.queue, clock });
+        await this.drain();
+        return { statusCode: 200, body: { ...summary } };
+      }
+      if (method === 'GET' && path === '/status') {
+        return { statusCode: 200, body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot() } };
+      }
+      if (method === 'POST' && path === '/emergency') {
+        let request: unknown;
+        try {
+          request = JSON.parse(body);
+        } catch {
+          throw new BadRequestError('body is not JSON');
+        }
+        const outcomes = await emergency(policy, parseEmergencyRequest(request), {
+          queue: this.queue,
+          store,
+          clock,
+          sleep: () => this.drain(),
+          timeoutMs: 5_000,
+          pollMs: 0,
+        });
+        return { statusCode: 200, body: { outcomes } };
+      }
+      if (method === 'POST' && path === '/tick') return { statusCode: 200, body: { ...(await this.tick()) } };
+      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, POST /emergency, POST /tick`, 404);
+    } catch (error) {
+      const result = errorResult(error);
+      if (result.statusCode >= 500) this.options.print(`${method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
+      return result;
+    }
+  }
+
+  public async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => void this.#serve(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
+    const address = server.address() as AddressInfo;
+    return `http://${host}:${address.port}`;
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    let tooLarge = false;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk as Buffer);
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const result = tooLarge
+      ? errorResult(new BadRequestError(`body larger than ${MAX_BODY_BYTES} bytes`, 413))
+      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'));
+    res.writeHead(result.statusCode, { 'content-type': 'application/json' });
+    res.end(`${JSON.stringify(result.body, null, 2)}\n`);
+  }
+
+  public async close(): Promise<void> {
+    const server = this.#server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.drain();
+  }
+}

@@ -1,0 +1,63 @@
+import { type Decision, describeDecision } from '../domain/decision.ts';
+import { decide } from '../domain/decide.ts';
+import type { Intent } from '../domain/intent.ts';
+import { type Policy, type Target, targetById } from '../domain/policy.ts';
+import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
+import { gpuViewFor, stateIdsFor } from './gpuView.ts';
+import { couplingIntentId } from './intentIds.ts';
+
+export interface WorkerDeps {
+  store: StateStore;
+  queue: IntentQueue;
+  nodeGroups: NodeGroupScaler;
+  workloads: WorkloadScaler;
+  events: EventSink;
+  clock: Clock;
+}
+
+export const currentSize = (target: Target, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
+  target.kind === 'eks-nodegroup' ? deps.nodeGroups.current(target) : deps.workloads.current(target);
+
+/**
+ * The scaling worker's use case, the single writer of a target's state: read state fresh,
+ * re-decide, apply the absolute size, then write the state. A GPU workload asks its pool
+ * for nodes (a coupling intent) before its own pods scale.
+ */
+export const applyIntent = async (
+  policy: Policy,
+  intent: Intent,
+  deps: WorkerDeps,
+  options: { redelivered?: boolean } = {},
+): Promise<Decision> => {
+  const target = targetById(policy, intent.target);
+  if (!target) throw new Error(`intent ${intent.id} names target "${intent.target}", which the policy does not have`);
+  const states = await deps.store.getMany(stateIdsFor(policy, target));
+  const observed = await currentSize(target, deps);
+  const gpu = gpuViewFor(policy, target, states);
+  const decision = decide(
+    policy,
+    states.get(target.id),
+    { intent, observed, ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
+    deps.clock.now(),
+  );
+  if (decision.verdict === 'scale') {
+    if (decision.followUps.length > 0) {
+      await deps.queue.send(
+        decision.followUps.map((f) => ({
+          id: couplingIntentId(f.target, f.ensureAtLeast, intent.id),
+          target: f.target,
+          createdAt: decision.at,
+          source: 'coupling' as const,
+          alerts: [],
+          ensureAtLeast: f.ensureAtLeast,
+          reason: describeDecision(decision).slice(0, 160),
+        })),
+      );
+    }
+    if (target.kind === 'eks-nodegroup') await deps.nodeGroups.scaleTo(target, decision.to, intent.id);
+    else await deps.workloads.scaleTo(target, decision.to, intent.id);
+  }
+  await deps.store.put(decision.state);
+  if (decision.verdict !== 'none') await deps.events.publish([decision]);
+  return decision;
+};

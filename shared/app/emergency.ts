@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { emergencyCommandSchema, type Intent } from '../domain/intent.ts';
+import { type Policy, targetById } from '../domain/policy.ts';
+import type { HistoryEntry } from '../domain/state.ts';
+import { BadRequestError } from '../errors.ts';
+import type { Clock, IntentQueue, StateStore } from '../ports.ts';
+import { emergencyIntentId } from './intentIds.ts';
+
+/**
+ * What an operator sends, e.g. `{"action":"double","target":"api","reason":"INC-42"}`.
+ * `evaluateNow` without a target evaluates every target.
+ */
+export const emergencyRequestSchema = z
+  .looseObject({
+    target: z.string().min(1).optional(),
+    reason: z.string().min(1, 'say why: the reason is kept with the decision').max(160),
+  })
+  .transform((request, ctx) => {
+    const { target, reason, ...rest } = request;
+    const command = emergencyCommandSchema.safeParse(rest);
+    if (!command.success) {
+      for (const issue of command.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      return z.NEVER;
+    }
+    return { target, reason, command: command.data };
+  });
+
+export type EmergencyRequest = z.infer<typeof emergencyRequestSchema>;
+
+export interface EmergencyOutcome {
+  target: string;
+  intent: string;
+  /** `applied`: the worker decided it (see `decision`); `timeout`: still queued when the wait ended. */
+  status: 'applied' | 'timeout';
+  decision?: HistoryEntry;
+}
+
+export interface EmergencyDeps {
+  queue: IntentQueue;
+  store: StateStore;
+  clock: Clock;
+  /** Waits between looks at the state; the worker is the one that acts. */
+  sleep: (ms: number) => Promise<void>;
+  timeoutMs: number;
+  pollMs: number;
+}
+
+export const parseEmergencyRequest = (input: unknown): EmergencyRequest => {
+  const result = emergencyRequestSchema.safeParse(input);
+  if (!result.success) {
+    const details = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new BadRequestError(`invalid emergency request: ${details.join('; ')}`, 400, details);
+  }
+  return result.data;
+};
+
+const targetsOf = (policy: Policy, request: EmergencyRequest): string[] => {
+  if (request.target === undefined) {
+    if (request.command.action === 'evaluateNow') return policy.targets.map((t) => t.id);
+    throw new BadRequestError(`${request.command.action} needs a target`);
+  }
+  const target = targetById(policy, request.target);
+  if (!target) throw new BadRequestError(`unknown target "${request.target}"; the policy has ${policy.targets.map((t) => t.id).join(', ')}`, 404);
+  if (request.command.action === 'deprovisionPool' && target.kind !== 'eks-nodegroup') {
+    throw new BadRequestError(`deprovisionPool applies to an eks-nodegroup target; "${target.id}" is a ${target.kind}`);
+  }
+  return [target.id];
+};
+
+/**
+ * Runs a runbook emergency procedure through the same queue as everything else (one writer
+ * per target) and waits for the worker's outcome.
+ */
+export const emergency = async (policy: Policy, request: EmergencyRequest, deps: EmergencyDeps): Promise<EmergencyOutcome[]> => {
+  const now = deps.clock.now().toISOString();
+  const intents: Intent[] = targetsOf(policy, request).map((target) => ({
+    id: emergencyIntentId(),
+    target,
+    createdAt: now,
+    source: 'emergency',
+    alerts: [],
+    command: request.command,
+    reason: request.reason,
+  }));
+  await deps.queue.send(intents);
+  const pending = new Map(intents.map((i) => [i.id, i]));
+  const outcomes: EmergencyOutcome[] = [];
+  const deadline = Date.now() + deps.timeoutMs;
+  while (pending.size > 0) {
+    const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
+    for (const intent of pending.values()) {
+      const state = states.get(intent.target);
+      if (!state?.recentIntents.includes(intent.id)) continue;
+      const decision = state.history.find((h) => h.intent === intent.id);
+      outcomes.push({ target: intent.target, intent: intent.id, status: 'applied', ...(decision ? { decision } : {}) });
+      pending.delete(intent.id);
+    }
+    if (pending.size === 0 || Date.now() >= deadline) break;
+    await deps.sleep(deps.pollMs);
+  }
+  for (const intent of pending.values()) outcomes.push({ target: intent.target, intent: intent.id, status: 'timeout' });
+  return outcomes;
+};

@@ -1,0 +1,102 @@
+import { alertValue, type WebhookPayload, webhookPayloadSchema } from '../domain/alertmanager.ts';
+import type { Intent } from '../domain/intent.ts';
+import { routeAlert } from '../domain/matching.ts';
+import type { Policy } from '../domain/policy.ts';
+import { BadRequestError, QueueUnavailableError } from '../errors.ts';
+import type { Clock, IntentQueue } from '../ports.ts';
+import { alertIntentId } from './intentIds.ts';
+
+export interface QueuedAlert {
+  target: string;
+  alertname: string;
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  rules: string[];
+  intent: string;
+}
+
+export interface IgnoredAlert {
+  alertname: string;
+  fingerprint: string;
+  reason: 'NoRuleMatched' | 'DuplicateInPayload';
+}
+
+/** What the webhook answers: each alert either queued for a target or ignored, with why. */
+export interface AlertsSummary {
+  received: number;
+  truncatedAlerts: number;
+  queued: QueuedAlert[];
+  ignored: IgnoredAlert[];
+}
+
+/** Parses a webhook body: 400 with the field path when it is not an Alertmanager v4 payload. */
+export const parseWebhookBody = (body: string | undefined): WebhookPayload => {
+  if (body === undefined || body.trim() === '') throw new BadRequestError('empty body: expected an Alertmanager webhook payload');
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new BadRequestError(`body is not JSON: ${(error as Error).message}`);
+  }
+  const result = webhookPayloadSchema.safeParse(json);
+  if (!result.success) {
+    const details = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new BadRequestError(`not an Alertmanager v4 payload: ${details[0] ?? 'invalid'}`, 400, details);
+  }
+  return result.data;
+};
+
+/**
+ * Maps each alert to the targets whose rules or vetoes match it and queues one intent per
+ * (target, alert). Resolves after every intent is queued; an alert that matches nothing is
+ * acknowledged and reported, never an error.
+ */
+export const receiveAlerts = async (
+  policy: Policy,
+  payload: WebhookPayload,
+  deps: { queue: IntentQueue; clock: Clock },
+): Promise<AlertsSummary> => {
+  const now = deps.clock.now().toISOString();
+  const summary: AlertsSummary = { received: payload.alerts.length, truncatedAlerts: payload.truncatedAlerts, queued: [], ignored: [] };
+  const intents = new Map<string, Intent>();
+  for (const alert of payload.alerts) {
+    const alertname = alert.labels.alertname ?? '';
+    const routes = routeAlert(policy, alert.labels);
+    if (routes.size === 0) {
+      summary.ignored.push({ alertname, fingerprint: alert.fingerprint, reason: 'NoRuleMatched' });
+      continue;
+    }
+    const startsAt = new Date(alert.startsAt).toISOString();
+    for (const [target, rules] of routes) {
+      const id = alertIntentId(target, alert.fingerprint, alert.status, startsAt, rules);
+      if (intents.has(id)) {
+        summary.ignored.push({ alertname, fingerprint: alert.fingerprint, reason: 'DuplicateInPayload' });
+        continue;
+      }
+      const value = valueFor(policy, rules, alert);
+      intents.set(id, {
+        id,
+        target,
+        createdAt: now,
+        source: 'alert',
+        alerts: [{ fingerprint: alert.fingerprint, alertname, status: alert.status, startsAt, rules, ...(value !== undefined ? { value } : {}) }],
+      });
+      summary.queued.push({ target, alertname, fingerprint: alert.fingerprint, status: alert.status, rules, intent: id });
+    }
+  }
+  try {
+    await deps.queue.send([...intents.values()]);
+  } catch (error) {
+    throw new QueueUnavailableError(`could not queue ${intents.size} intent(s): ${(error as Error).message}`, { cause: error });
+  }
+  return summary;
+};
+
+/** The value a proportional rule reads, from the annotation the rule names. */
+const valueFor = (policy: Policy, rules: readonly string[], alert: WebhookPayload['alerts'][number]): number | undefined => {
+  for (const id of rules) {
+    const rule = policy.rules.find((r) => r.id === id);
+    if (rule?.action.type === 'proportional') return alertValue(alert, rule.action.valueFrom);
+  }
+  return alertValue(alert, 'value');
+};

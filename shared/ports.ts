@@ -1,0 +1,44 @@
+import type { Decision } from './domain/decision.ts';
+import type { Intent } from './domain/intent.ts';
+import type { NodeGroupTarget, WorkloadTarget } from './domain/policy.ts';
+import type { TargetState } from './domain/state.ts';
+
+/** Where each target's state document lives (SSM Parameter Store, or files locally). */
+export interface StateStore {
+  /** Reads bypass any cache: decisions are made on fresh state. */
+  get(target: string): Promise<TargetState | undefined>;
+  getMany(targets: readonly string[]): Promise<Map<string, TargetState>>;
+  list(): Promise<TargetState[]>;
+  /** Only the scaling worker calls this (one writer per target). */
+  put(state: TargetState): Promise<void>;
+}
+
+/** The FIFO queue between producers and the worker: group = target, deduplication id = intent id. */
+export interface IntentQueue {
+  /** Resolves only when every intent is durably queued; throws otherwise. */
+  send(intents: readonly Intent[]): Promise<void>;
+}
+
+/** EKS managed node groups. */
+export interface NodeGroupScaler {
+  current(target: NodeGroupTarget): Promise<number>;
+  /** Sets the desired size; `token` makes a retried call idempotent. */
+  scaleTo(target: NodeGroupTarget, desired: number, token: string): Promise<void>;
+}
+
+/** Deployments (scale subresource) and HPAs (minReplicas/maxReplicas). */
+export interface WorkloadScaler {
+  current(target: WorkloadTarget): Promise<number>;
+  scaleTo(target: WorkloadTarget, desired: number, token: string): Promise<void>;
+}
+
+/** The audit trail: one event per decision that acted or was refused. */
+export interface EventSink {
+  publish(decisions: readonly Decision[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,334 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../shared/domain/decide.ts';
+import type { Intent } from '../../shared/domain/intent.ts';
+import type { ReasonCode } from '../../shared/domain/reasons.ts';
+import type { TargetState } from '../../shared/domain/state.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { alert, alertIntent, emergencyIntent, et, stateOf, tickIntent } from '../support/intents.ts';
+
+const policy = loadPolicyFile('policy.yaml');
+
+const llmQueue = alert('LLMQueueBuildup', ['llm-queue-buildup']);
+const llmIdle = alert('LLMQueueIdle', ['llm-queue-idle']);
+const vramLow = alert('VRAMHeadroomLow', ['vram-headroom-low']);
+const seen = (a: ReturnType<typeof alert>, at: Date) => ({
+  fingerprint: a.fingerprint, alertname: a.alertname, rules: a.rules, startsAt: a.startsAt, seenAt: at.toISOString(),
+});
+
+interface Row {
+  case: string;
+  state: TargetState;
+  intent: Intent;
+  now: Date;
+  observed?: number;
+  expected: { verdict: 'scale' | 'hold' | 'none'; from: number; to: number; code: ReasonCode; rule?: string };
+}
+
+// Rows follow the runbooks: the autoscaling rules (app / worker-llm / worker-rl), the TenSafe
+// triggers and emergency procedure, the HSOF one-at-a-time rule and the scaling schedule.
+const rows: Row[] = [
+  {
+    case: 'LLM queue > 50 at 10:00 scales worker-llm up by one',
+    state: stateOf('worker-llm', { desired: 2, window: 'peak' }),
+    intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 2, to: 3, code: 'ScaleUp', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'the same alert at 10:05 is held by the 10-minute cooldown',
+    state: stateOf('worker-llm', { desired: 3, window: 'peak', lastScaleAt: et('2026-11-23T10:00:00').toISOString(), lastUpAt: et('2026-11-23T10:00:00').toISOString() }),
+    intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:05:00')),
+    now: et('2026-11-23T10:05:00'),
+    expected: { verdict: 'hold', from: 3, to: 3, code: 'CooldownActive', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'still firing at 10:10, the cooldown has passed: up again',
+    state: stateOf('worker-llm', { desired: 3, window: 'peak', lastScaleAt: et('2026-11-23T10:00:00').toISOString(), lastUpAt: et('2026-11-23T10:00:00').toISOString(), alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }),
+    intent: tickIntent('worker-llm', et('2026-11-23T10:10:00')),
+    now: et('2026-11-23T10:10:00'),
+    expected: { verdict: 'scale', from: 3, to: 4, code: 'ScaleUp', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'VRAM headroom < 20% vetoes the scale-up of worker-llm',
+    state: stateOf('worker-llm', { desired: 2, window: 'peak', alerts: [seen(vramLow, et('2026-11-23T09:58:00'))] }),
+    intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'hold', from: 2, to: 2, code: 'VetoedByAlert', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'queue idle scales worker-llm down by one, long after the last up',
+    state: stateOf('worker-llm', { desired: 5, window: 'peak', lastUpAt: et('2026-11-23T08:00:00').toISOString(), lastScaleAt: et('2026-11-23T08:00:00').toISOString() }),
+    intent: alertIntent('worker-llm', [llmIdle], et('2026-11-23T11:00:00')),
+    now: et('2026-11-23T11:00:00'),
+    expected: { verdict: 'scale', from: 5, to: 4, code: 'ScaleDown', rule: 'llm-queue-idle' },
+  },
+  {
+    case: 'a scale-down 12 minutes after an up waits for the 15-minute delay',
+    state: stateOf('worker-llm', { desired: 5, window: 'peak', lastUpAt: et('2026-11-23T10:48:00').toISOString(), lastScaleAt: et('2026-11-23T10:48:00').toISOString() }),
+    intent: alertIntent('worker-llm', [llmIdle], et('2026-11-23T11:00:00')),
+    now: et('2026-11-23T11:00:00'),
+    expected: { verdict: 'hold', from: 5, to: 5, code: 'ScaleDownDelayed', rule: 'llm-queue-idle' },
+  },
+  {
+    case: 'ups beat downs: queue buildup and queue idle together scale up',
+    state: stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [seen(llmIdle, et('2026-11-23T09:00:00'))] }),
+    intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 3, to: 4, code: 'ScaleUp', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'TenSafe: CPU (+2) and queue backup (+4) together, the largest up wins',
+    state: stateOf('api', { desired: 10 }),
+    intent: alertIntent('api', [alert('APIHighCPU', ['api-high-cpu']), alert('APIQueueBackup', ['api-queue-backup'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 10, to: 14, code: 'ScaleUp', rule: 'api-queue-backup' },
+  },
+  {
+    case: 'TenSafe: API pods never exceed the hard max of 50',
+    state: stateOf('api', { desired: 48 }),
+    intent: alertIntent('api', [alert('APIQueueBackup', ['api-queue-backup'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 48, to: 50, code: 'ScaleUp', rule: 'api-queue-backup' },
+  },
+  {
+    case: 'TenSafe: low load never goes below the HA minimum of 3',
+    state: stateOf('api', { desired: 3 }),
+    intent: alertIntent('api', [alert('APILowLoad', ['api-low-load'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'none', from: 3, to: 3, code: 'ScaleDown', rule: 'api-low-load' },
+  },
+  {
+    case: 'TenSafe: P95 > 200ms doubles the API pods',
+    state: stateOf('api', { desired: 6 }),
+    intent: alertIntent('api', [alert('APILatencyCritical', ['api-latency-emergency'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 6, to: 12, code: 'ScaleUp', rule: 'api-latency-emergency' },
+  },
+  {
+    case: 'off-peak begins at 01:00 in the policy zone: app set to 2',
+    state: stateOf('app', { desired: 5, window: 'normal-evening' }),
+    intent: tickIntent('app', et('2026-11-24T01:00:00')),
+    now: et('2026-11-24T01:00:00'),
+    expected: { verdict: 'scale', from: 5, to: 2, code: 'ScheduleEntry', rule: 'off-peak' },
+  },
+  {
+    case: 'peak pre-scales 30 minutes early: app 3 -> 5 at 08:30',
+    state: stateOf('app', { desired: 3, window: 'normal-morning' }),
+    intent: tickIntent('app', et('2026-11-23T08:30:00')),
+    now: et('2026-11-23T08:30:00'),
+    expected: { verdict: 'scale', from: 3, to: 5, code: 'ScheduleEntry', rule: 'peak' },
+  },
+  {
+    case: 'normal hours cross midnight: 23:59 is still normal-evening, nothing to do',
+    state: stateOf('app', { desired: 3, window: 'normal-evening' }),
+    intent: tickIntent('app', et('2026-11-23T23:59:00')),
+    now: et('2026-11-23T23:59:00'),
+    expected: { verdict: 'none', from: 3, to: 3, code: 'NoRuleMatched' },
+  },
+  {
+    case: 'peak is skipped on Christmas day (date exception)',
+    state: stateOf('app', { desired: 3, window: 'normal-morning' }),
+    intent: tickIntent('app', et('2026-12-25T08:30:00')),
+    now: et('2026-12-25T08:30:00'),
+    expected: { verdict: 'none', from: 3, to: 3, code: 'NoRuleMatched' },
+  },
+  {
+    case: 'launch day floor: API held at 12 from 07:30 even when low load fires',
+    state: stateOf('api', { desired: 12, window: 'launch-day', lastUpAt: et('2026-12-01T07:30:00').toISOString() }),
+    intent: alertIntent('api', [alert('APILowLoad', ['api-low-load'])], et('2026-12-01T12:00:00')),
+    now: et('2026-12-01T12:00:00'),
+    expected: { verdict: 'none', from: 12, to: 12, code: 'ScheduleFloor', rule: 'api-low-load' },
+  },
+  {
+    case: 'paused by an operator: the alert is held with the pause reason',
+    state: stateOf('worker-llm', { desired: 2, window: 'peak', pause: { until: et('2026-11-23T11:00:00').toISOString(), reason: 'incident 42' } }),
+    intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'hold', from: 2, to: 2, code: 'Paused', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'the pause expires by itself and the alert acts',
+    state: stateOf('worker-llm', { desired: 2, window: 'peak', pause: { until: et('2026-11-23T11:00:00').toISOString(), reason: 'incident 42' }, alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }),
+    intent: tickIntent('worker-llm', et('2026-11-23T11:01:00')),
+    now: et('2026-11-23T11:01:00'),
+    expected: { verdict: 'scale', from: 2, to: 3, code: 'ScaleUp', rule: 'llm-queue-buildup' },
+  },
+  {
+    case: 'emergency: double the API pods, even inside a cooldown and a pause',
+    state: stateOf('api', { desired: 10, lastScaleAt: et('2026-11-23T09:59:00').toISOString(), pause: { until: et('2026-11-23T11:00:00').toISOString(), reason: 'x' } }),
+    intent: emergencyIntent('api', { action: 'double' }, et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 10, to: 20, code: 'EmergencyDouble', rule: 'emergency:double' },
+  },
+  {
+    case: 'emergency: doubling worker-llm stops at its hard max of 8',
+    state: stateOf('worker-llm', { desired: 5 }),
+    intent: emergencyIntent('worker-llm', { action: 'double' }, et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 5, to: 8, code: 'EmergencyDouble', rule: 'emergency:double' },
+  },
+  {
+    case: 'emergency: set 100 API pods is clamped to the hard max 50',
+    state: stateOf('api', { desired: 10 }),
+    intent: emergencyIntent('api', { action: 'set', replicas: 100 }, et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 10, to: 50, code: 'EmergencySet', rule: 'emergency:set' },
+  },
+  {
+    case: 'HSOF rollback: scale to the minimum safe size 2',
+    state: stateOf('hsof', { desired: 7 }),
+    intent: emergencyIntent('hsof', { action: 'scaleToMin' }, et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 7, to: 2, code: 'EmergencyScaleToMin', rule: 'emergency:scaleToMin' },
+  },
+  {
+    case: 'HSOF adds one replica at a time, by moving the HPA floor',
+    state: stateOf('hsof', { desired: 2 }),
+    intent: alertIntent('hsof', [alert('HSOFGPUBusy', ['hsof-gpu-busy'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 2, to: 3, code: 'ScaleUp', rule: 'hsof-gpu-busy' },
+  },
+  {
+    case: 'training workers scale from zero, one per pending job (proportional)',
+    state: stateOf('training-workers', { desired: 0 }),
+    intent: alertIntent('training-workers', [alert('TrainingJobsPending', ['training-jobs-pending'], { value: 3 })], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 0, to: 3, code: 'ScaleUp', rule: 'training-jobs-pending' },
+  },
+  {
+    case: 'training workers idle: scale to zero in one move',
+    state: stateOf('training-workers', { desired: 4, lastUpAt: et('2026-11-23T08:00:00').toISOString() }),
+    intent: alertIntent('training-workers', [alert('TrainingWorkersIdle', ['training-idle'])], et('2026-11-23T10:00:00')),
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 4, to: 0, code: 'ScaleDown', rule: 'training-idle' },
+  },
+  {
+    case: 'a resolved notice removes the alert: nothing left to act on',
+    state: stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }),
+    intent: alertIntent('worker-llm', [{ ...llmQueue, status: 'resolved' }], et('2026-11-23T10:30:00')),
+    now: et('2026-11-23T10:30:00'),
+    expected: { verdict: 'none', from: 3, to: 3, code: 'NoRuleMatched' },
+  },
+];
+
+describe('Function: decide', () => {
+  it.each(rows)('$case', ({ state, intent, now, observed, expected }) => {
+    // Act
+    const decision = decide(policy, state, { intent, ...(observed !== undefined ? { observed } : {}) }, now);
+
+    // Assess
+    expect({
+      verdict: decision.verdict,
+      from: decision.from,
+      to: decision.to,
+      code: decision.reasons[0]?.code,
+      rule: decision.rule,
+    }).toEqual({ rule: undefined, ...expected });
+  });
+
+  it('explains a held scale-up with the time left in the cooldown', () => {
+    // Prepare
+    const state = stateOf('worker-llm', { desired: 3, window: 'peak', lastScaleAt: et('2026-11-23T10:00:00').toISOString() });
+
+    // Act
+    const decision = decide(policy, state, { intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:05:00')) }, et('2026-11-23T10:05:00'));
+
+    // Assess
+    expect(decision.reasons[0]?.message).toBe('cooldown of llm-queue-buildup: 5m left of 10m');
+  });
+
+  it('records the action as absolute and bumps the generation', () => {
+    // Prepare
+    const state = stateOf('worker-llm', { desired: 2, window: 'peak', generation: 7 });
+    const now = et('2026-11-23T10:00:00');
+
+    // Act
+    const decision = decide(policy, state, { intent: alertIntent('worker-llm', [llmQueue], now) }, now);
+
+    // Assess
+    expect(decision.state).toMatchObject({ desired: 3, generation: 8, lastScaleAt: now.toISOString(), lastUpAt: now.toISOString() });
+    expect(decision.state.recentIntents).toContain(decision.intentId);
+    expect(decision.state.history.at(-1)).toMatchObject({ from: 2, to: 3, code: 'ScaleUp' });
+  });
+
+  it('gives no second action when the same intent is delivered again', () => {
+    // Prepare
+    const now = et('2026-11-23T10:00:00');
+    const intent = alertIntent('worker-llm', [llmQueue], now);
+    const first = decide(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent }, now);
+
+    // Act
+    const again = decide(policy, first.state, { intent, observed: 3 }, new Date(now.getTime() + 60_000));
+
+    // Assess
+    expect(first.verdict).toBe('scale');
+    expect(again).toMatchObject({ verdict: 'none', from: 3, to: 3, reasons: [{ code: 'Duplicate' }] });
+  });
+
+  it('adopts an action made before a crash instead of acting again on redelivery', () => {
+    // Prepare: the node group already shows 3, but the state write after the API call was lost
+    const now = et('2026-11-23T10:00:00');
+    const intent = alertIntent('worker-llm', [llmQueue], now);
+
+    // Act
+    const decision = decide(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent, observed: 3, redelivered: true }, now);
+
+    // Assess
+    expect(decision).toMatchObject({ verdict: 'none', to: 3, reasons: [{ code: 'RecoveredUnrecordedAction' }] });
+    expect(decision.state.desired).toBe(3);
+  });
+
+  it('follows someone else\'s change when the target adopts drift', () => {
+    // Prepare: someone ran kubectl scale to 6 after the scaler set 3
+    const now = et('2026-11-23T10:00:00');
+
+    // Act
+    const decision = decide(policy, stateOf('app', { desired: 3, window: 'peak' }), { intent: tickIntent('app', now), observed: 6 }, now);
+
+    // Assess
+    expect(decision).toMatchObject({ verdict: 'none', from: 6, to: 6 });
+    expect(decision.reasons.map((r) => r.code)).toContain('DriftDetected');
+    expect(decision.state.desired).toBe(6);
+  });
+
+  it('pauses with an expiry and resumes on command', () => {
+    // Prepare
+    const now = et('2026-11-23T10:00:00');
+
+    // Act
+    const paused = decide(policy, stateOf('api', { desired: 10 }), { intent: emergencyIntent('api', { action: 'pause', ttl: 3600 }, now) }, now);
+    const resumed = decide(policy, paused.state, { intent: emergencyIntent('api', { action: 'resume' }, now) }, now);
+
+    // Assess
+    expect(paused.reasons[0]).toEqual({ code: 'PauseSet', message: 'paused until 2026-11-23T16:00:00.000Z (1h); reason: incident 42' });
+    expect(paused.state.pause).toEqual({ until: '2026-11-23T16:00:00.000Z', reason: 'incident 42' });
+    expect(resumed.reasons[0]?.code).toBe('Resumed');
+    expect(resumed.state.pause).toBeUndefined();
+  });
+
+  it('ignores a resolved notice older than the firing it would close', () => {
+    // Prepare
+    const now = et('2026-11-23T10:30:00');
+    const firing = { ...seen(llmQueue, et('2026-11-23T10:00:00')), startsAt: '2026-11-23T15:00:00.000Z' };
+    const staleResolve = { ...llmQueue, status: 'resolved' as const, startsAt: '2026-11-23T12:00:00.000Z' };
+
+    // Act
+    const decision = decide(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [firing] }), { intent: alertIntent('worker-llm', [staleResolve], now) }, now);
+
+    // Assess
+    expect(decision.state.alerts).toHaveLength(1);
+    expect(decision.reasons.map((r) => r.code)).toContain('StaleAlert');
+  });
+
+  it('expires a firing alert that Alertmanager stopped re-sending', () => {
+    // Prepare
+    const now = et('2026-11-23T15:00:00');
+
+    // Act
+    const decision = decide(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }), { intent: tickIntent('worker-llm', now) }, now);
+
+    // Assess
+    expect(decision.state.alerts).toEqual([]);
+    expect(decision.reasons.map((r) => r.code)).toContain('AlertExpired');
+  });
+});

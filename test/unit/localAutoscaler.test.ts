@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
+import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { ManualClock } from '../support/clock.ts';
+import { webhookPayload } from '../support/payloads.ts';
+
+const policy = loadPolicyFile('policy.yaml');
+const llmQueue = webhookPayload([{ alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' }, fingerprint: 'f00d' }]);
+
+describe('Class: LocalAutoscaler', () => {
+  let clock: ManualClock;
+  let autoscaler: LocalAutoscaler;
+  let url: string;
+  const lines: string[] = [];
+
+  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  beforeEach(async () => {
+    // Prepare: Monday 10:00 in New York, inside the peak window
+    clock = new ManualClock('2026-11-23T10:00:00-05:00');
+    lines.length = 0;
+    autoscaler = new LocalAutoscaler({ policy, clock, store: new MemoryStateStore(), print: (l) => lines.push(l) });
+    url = await autoscaler.listen(0);
+  });
+
+  afterEach(async () => {
+    await autoscaler.close();
+  });
+
+  it('scales worker-llm and its GPU pool from a webhook, honouring the cooldown', async () => {
+    // Act: the first tick enters the peak window
+    await autoscaler.tick();
+
+    // Assess
+    expect(autoscaler.cluster.snapshot()).toMatchObject({
+      app: { desired: 5 },
+      'worker-llm': { desired: 4 },
+      'worker-rl': { desired: 2 },
+      'gpu-pool': { desired: 2 }, // 4 + 2 GPUs on 4-GPU nodes
+    });
+
+    // Act: the queue alert arrives right after the window's scaling: held by the cooldown
+    const first = await post('/webhook', llmQueue);
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ received: 1, queued: [{ target: 'worker-llm', rules: ['llm-queue-buildup'] }], ignored: [] });
+    expect(autoscaler.decisions.at(-1)).toMatchObject({ target: 'worker-llm', verdict: 'hold' });
+    expect(autoscaler.decisions.at(-1)?.reasons[0]?.code).toBe('CooldownActive');
+
+    // Act: ten minutes later the tick acts on the still-firing alert
+    clock.advance(600);
+    await autoscaler.tick();
+    clock.advance(180);
+
+    // Assess
+    expect(autoscaler.cluster.snapshot()['worker-llm']).toEqual({ desired: 5, ready: 5, pending: 0 });
+    expect(lines.some((l) => l.includes('worker-llm 4 -> 5 [ScaleUp] llm-queue-buildup'))).toBe(true);
+
+    // Act
+    const response = await fetch(`${url}/status`);
+    const body = (await response.json()) as { targets: { id: string; alerts: unknown[]; cooldowns: Record<string, number>; lastDecisions: { code: string }[] }[] };
+    const llm = body.targets.find((t) => t.id === 'worker-llm');
+
+    // Assess
+    expect(llm).toMatchObject({
+      alerts: [{ alertname: 'LLMQueueBuildup', fingerprint: 'f00d' }],
+      cooldowns: { 'llm-queue-buildup': 420 },
+      lastDecisions: [{ code: 'ScaleUp' }, { code: 'CooldownActive' }, { code: 'ScheduleEntry' }],
+    });
+  });
+
+  it('answers an emergency pause and then holds alerts with reason Paused', async () => {
+    // Prepare
+    await autoscaler.tick();
+    clock.advance(3600);
+
+    // Act
+    const pause = await post('/emergency', { action: 'pause', target: 'worker-llm', ttl: '30m', reason: 'INC-7 model rollout' });
+    await post('/webhook', llmQueue);
+
+    // Assess
+    expect(pause).toMatchObject({ status: 200, body: { outcomes: [{ target: 'worker-llm', status: 'applied', decision: { code: 'PauseSet' } }] } });
+    expect(autoscaler.decisions.at(-1)).toMatchObject({ target: 'worker-llm', verdict: 'hold' });
+    expect(autoscaler.decisions.at(-1)?.reasons[0]).toEqual({ code: 'Paused', message: 'paused until 2026-11-23T16:30:00.000Z: INC-7 model rollout' });
+    expect(autoscaler.cluster.snapshot()['worker-llm']?.desired).toBe(4);
+  });
+
+  it('doubles on an emergency even inside a cooldown', async () => {
+    // Prepare
+    await autoscaler.tick();
+
+    // Act
+    const doubled = await post('/emergency', { action: 'double', target: 'app', reason: 'INC-8 latency' });
+
+    // Assess
+    expect(doubled.body).toMatchObject({ outcomes: [{ decision: { code: 'EmergencyDouble', from: 5, to: 10 } }] });
+    expect(autoscaler.cluster.snapshot().app?.desired).toBe(10);
+  });
+
+  it.each([
+    { case: 'empty body', body: '', status: 400, error: 'empty body' },
+    { case: 'not JSON', body: '{"version":', status: 400, error: 'body is not JSON' },
+    { case: 'wrong version', body: JSON.stringify({ ...llmQueue, version: '3' }), status: 400, error: 'unsupported payload version "3"' },
+    { case: 'alert without fingerprint', body: JSON.stringify({ ...llmQueue, alerts: [{ ...llmQueue.alerts[0], fingerprint: undefined }] }), status: 400, error: 'alerts.0.fingerprint' },
+    { case: 'larger than 4 MiB', body: 'x'.repeat(4 * 1024 * 1024 + 1), status: 413, error: 'body larger than' },
+  ])('rejects a webhook with $case: $status', async ({ body, status, error }) => {
+    // Act
+    const response = await post('/webhook', body);
+
+    // Assess
+    expect(response.status).toBe(status);
+    expect(String(response.body.error)).toContain(error);
+    expect(autoscaler.queue.sent).toBe(0);
+  });
+
+  it('acknowledges unknown alerts with a reason and queues nothing for them', async () => {
+    // Act
+    const response = await post('/webhook', webhookPayload([{ alertname: 'DiskFull' }, { alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' } }]));
+
+    // Assess
+    expect(response.body).toMatchObject({ received: 2, queued: [{ alertname: 'LLMQueueBuildup' }], ignored: [{ alertname: 'DiskFull', reason: 'NoRuleMatched' }] });
+  });
+
+  it('rejects a request without the bearer token when one is configured', async () => {
+    // Prepare
+    const guarded = new LocalAutoscaler({ policy, clock, store: new MemoryStateStore(), token: 's3cret', print: () => undefined });
+    const guardedUrl = await guarded.listen(0);
+
+    // Act
+    const denied = await fetch(`${guardedUrl}/webhook`, { method: 'POST', body: JSON.stringify(llmQueue) });
+    const allowed = await fetch(`${guardedUrl}/webhook`, { method: 'POST', body: JSON.stringify(llmQueue), headers: { authorization: 'Bearer s3cret' } });
+    await guarded.close();
+
+    // Assess
+    expect([denied.status, allowed.status]).toEqual([401, 200]);
+  });
+});
