@@ -7,13 +7,14 @@ import {
   type NodeGroupTarget,
   type Policy,
   type Rule,
+  rulesOf,
   scaleDownDelayOf,
   type Target,
   targetById,
 } from './policy.ts';
 import { reason, type Reason } from './reasons.ts';
 import { activeWindow, type Occurrence } from './schedule.ts';
-import { type ActiveAlert, initialState, keepLast, STATE_LIMITS, type TargetState } from './state.ts';
+import { type ActiveAlert, compactState, initialState, keepLast, STATE_LIMITS, type TargetState } from './state.ts';
 
 /** The pool a GPU workload runs on, or the workloads a pool carries. */
 export interface GpuView {
@@ -144,7 +145,7 @@ interface Candidate {
 }
 
 const proposeFromAlerts: Step = (p, ctx) => {
-  const rules = new Map(ctx.policy.rules.filter((r) => r.target === ctx.target.id).map((r) => [r.id, r]));
+  const rules = rulesOf(ctx.policy, ctx.target.id);
   const vetoes = ctx.policy.vetoes.filter((v) => v.targets.includes(ctx.target.id));
   const candidates: Candidate[] = [];
   const notes: Reason[] = [];
@@ -455,7 +456,7 @@ const finish = (
     ...(p.rule ? { rule: p.rule } : {}),
     fingerprints: [...new Set([...p.fingerprints, ...ctx.intent.alerts.map((a) => a.fingerprint)])],
     emergency: p.kind === 'emergency',
-    state,
+    state: compactState(state),
     followUps: verdict === 'scale' ? p.followUps : [],
   };
 };

@@ -305,6 +305,20 @@ export const isWorkload = (target: Target): target is WorkloadTarget => target.k
 export const poolMembers = (policy: Policy, poolId: string): WorkloadTarget[] =>
   policy.targets.filter((t): t is WorkloadTarget => isWorkload(t) && t.pool === poolId);
 
+// A policy is parsed once and never changes, so its per-target index is built once.
+const ruleIndex = new WeakMap<Policy, Map<string, Map<string, Rule>>>();
+
+/** The rules of one target, by id. */
+export const rulesOf = (policy: Policy, targetId: string): ReadonlyMap<string, Rule> => {
+  let index = ruleIndex.get(policy);
+  if (!index) {
+    index = new Map();
+    for (const rule of policy.rules) index.set(rule.target, (index.get(rule.target) ?? new Map()).set(rule.id, rule));
+    ruleIndex.set(policy, index);
+  }
+  return index.get(targetId) ?? new Map();
+};
+
 export const scaleDownDelayOf = (policy: Policy, target: Target): number =>
   target.scaleDownDelay ?? policy.defaults.scaleDownDelay;
 

@@ -26,17 +26,34 @@ const formatterFor = (zone: string): Intl.DateTimeFormat => {
   return formatter;
 };
 
-/** The wall-clock reading of an instant in a zone, expressed as if it were UTC. */
-const wallClock = (instant: number, zone: string): number => {
+const formatOffset = (instant: number, zone: string): number => {
   const parts = Object.fromEntries(
     formatterFor(zone)
       .formatToParts(new Date(instant))
       .map((p) => [p.type, Number(p.value)]),
   );
-  return Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  const wall = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  return wall - Math.floor(instant / 1000) * 1000;
 };
 
-const offsetAt = (instant: number, zone: string): number => wallClock(instant, zone) - Math.floor(instant / 1000) * 1000;
+// Zone offsets change only at transitions aligned to a quarter hour, so one lookup per
+// quarter hour and zone serves every instant in it; Intl formatting is the slow part.
+const QUARTER_HOUR = 15 * MINUTE;
+const offsets = new Map<string, number>();
+const offsetAt = (instant: number, zone: string): number => {
+  const bucket = Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR;
+  const key = `${zone}|${bucket}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    if (offsets.size > 10_000) offsets.clear();
+    offset = formatOffset(bucket, zone);
+    offsets.set(key, offset);
+  }
+  return offset;
+};
+
+/** The wall-clock reading of an instant in a zone, expressed as if it were UTC. */
+const wallClock = (instant: number, zone: string): number => instant + offsetAt(instant, zone);
 
 /**
  * The first instant at which the zone's wall clock reads `minutes` past midnight of `date`

@@ -67,5 +67,26 @@ export const initialState = (target: string): TargetState => ({
   history: [],
 });
 
+/** SSM Standard parameters hold 4 KB. */
+export const MAX_STATE_BYTES = 4096;
+
+const byteLength = (state: TargetState): number => new TextEncoder().encode(JSON.stringify(state)).length;
+
+/**
+ * Trims a state document until it fits a Standard parameter, oldest first: history, then
+ * remembered intents (keeping the last four), then the alerts seen longest ago. The caps
+ * make this rare; long alert names and ids make it possible.
+ */
+export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): TargetState => {
+  let next = state;
+  while (byteLength(next) >= limit) {
+    if (next.history.length > 1) next = { ...next, history: next.history.slice(1) };
+    else if (next.recentIntents.length > 4) next = { ...next, recentIntents: next.recentIntents.slice(1) };
+    else if (next.alerts.length > 0) next = { ...next, alerts: next.alerts.slice(1) };
+    else break;
+  }
+  return next;
+};
+
 /** Keeps the newest `limit` items of a list that grows at its end. */
 export const keepLast = <T>(items: readonly T[], limit: number): T[] => items.slice(Math.max(0, items.length - limit));
