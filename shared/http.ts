@@ -28,3 +28,10 @@ export const bearerMatches = (header: string | undefined, token: string): boolea
   const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
   return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), digest(token));
 };
+
+/** A Lambda Function URL / HTTP API answer with a JSON body. */
+export const jsonResponse = (statusCode: number, body: unknown) => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});

@@ -1,0 +1,53 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { parseWebhookBody, receiveAlerts } from '../../shared/app/receiveAlerts.ts';
+import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
+import { ssmToken } from '../../shared/adapters/aws/webhookToken.ts';
+import { readConfig } from '../../shared/config.ts';
+import type { Policy } from '../../shared/domain/policy.ts';
+import { jsonResponse, MAX_BODY_BYTES } from '../../shared/http.ts';
+import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
+import { bodyLimit } from '../../shared/middleware/bodyLimit.ts';
+import { httpErrors } from '../../shared/middleware/httpErrors.ts';
+import { logger, metrics } from '../../shared/observability.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { type Clock, type IntentQueue, systemClock } from '../../shared/ports.ts';
+
+export interface WebhookDeps {
+  policy: Policy;
+  queue: IntentQueue;
+  clock: Clock;
+  token: () => Promise<string>;
+}
+
+/** Alertmanager webhook receiver: authenticate, parse, queue one intent per (target, alert), answer. */
+export const buildHandler = (deps: WebhookDeps) =>
+  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(httpErrors())
+    .use(bodyLimit({ maxBytes: MAX_BODY_BYTES }))
+    .use(bearerAuth({ token: deps.token }))
+    .handler(async (event) => {
+      const summary = await receiveAlerts(deps.policy, parseWebhookBody(event.body), deps);
+      for (const q of summary.queued) logger.info('alert queued', { target: q.target, intentId: q.intent, fingerprint: q.fingerprint, alertname: q.alertname, status: q.status, rules: q.rules });
+      for (const i of summary.ignored) logger.info('alert ignored', { fingerprint: i.fingerprint, alertname: i.alertname, reason: i.reason });
+      if (summary.truncatedAlerts > 0) logger.warn('Alertmanager truncated the notification', { truncatedAlerts: summary.truncatedAlerts });
+      metrics.addMetric('scaling_webhook_alerts_total', MetricUnit.Count, summary.received);
+      metrics.addMetric('scaling_intents_queued_total', MetricUnit.Count, summary.queued.length);
+      return jsonResponse(200, summary);
+    });
+
+const config = readConfig();
+if (!config.TOKEN_PARAMETER) throw new Error('TOKEN_PARAMETER is not set: the webhook never runs without a bearer token');
+
+export const handler = buildHandler({
+  policy: loadPolicyFile(config.POLICY_PATH),
+  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
+  clock: systemClock,
+  token: ssmToken(config.TOKEN_PARAMETER),
+});

@@ -1,0 +1,57 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import middy from '@middy/core';
+import { tick, type TickSummary } from '../../shared/app/tick.ts';
+import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
+import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
+import { readConfig } from '../../shared/config.ts';
+import type { Policy } from '../../shared/domain/policy.ts';
+import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { type Clock, type IntentQueue, type StateStore, systemClock } from '../../shared/ports.ts';
+
+export interface TickDeps {
+  policy: Policy;
+  store: StateStore;
+  queue: IntentQueue;
+  clock: Clock;
+}
+
+/** The heartbeat the runbook's "evaluations stalled" alarm and dashboard panels read. */
+const emitHeartbeat = (summary: TickSummary, seconds: number): void => {
+  metrics.addMetric('scaling_evaluations_total', MetricUnit.Count, summary.evaluations);
+  metrics.addMetric('scaling_evaluation_duration_seconds', MetricUnit.Seconds, seconds);
+  metrics.addMetric('scaling_gpu_nodes', MetricUnit.Count, summary.gpuNodes);
+  for (const [target, size] of Object.entries(summary.sizes)) {
+    const single = metrics.singleMetric();
+    single.addDimension('target', target);
+    single.addMetric('scaling_replicas', MetricUnit.Count, size);
+  }
+};
+
+/** EventBridge Scheduler, every minute: re-evaluate every target and queue what changes. */
+export const buildHandler = (deps: TickDeps) =>
+  middy()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async () => {
+      const started = performance.now();
+      const summary = await tick(deps.policy, deps);
+      emitHeartbeat(summary, (performance.now() - started) / 1000);
+      for (const d of summary.foreseen) {
+        logger.info('tick queued an evaluation', { ...decisionKeys(d), foreseen: `${d.verdict} ${d.from} -> ${d.to}`, reason: d.reasons[0] });
+      }
+      return { evaluations: summary.evaluations, queued: summary.queued.map((i) => i.target) };
+    });
+
+const config = readConfig();
+
+export const handler = buildHandler({
+  policy: loadPolicyFile(config.POLICY_PATH),
+  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
+  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
+  clock: systemClock,
+});

@@ -1,0 +1,72 @@
+import {
+  DescribeNodegroupCommand,
+  type EKSClient,
+  type NodegroupScalingConfig,
+  UpdateNodegroupConfigCommand,
+} from '@aws-sdk/client-eks';
+import type { NodeGroupTarget } from '../../domain/policy.ts';
+import { PermanentScalingError, RetryableScalingError } from '../../errors.ts';
+import type { NodeGroupScaler } from '../../ports.ts';
+
+/** Errors that pass: an update in progress, throttling, a server fault. */
+const RETRYABLE = new Set(['ResourceInUseException', 'ThrottlingException', 'TooManyRequestsException', 'ServerException', 'ServiceUnavailableException']);
+
+const classify = (error: unknown, what: string): Error => {
+  const name = (error as { name?: string }).name ?? 'Error';
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+  const message = `${what}: ${name}: ${(error as Error).message}`;
+  if (RETRYABLE.has(name) || status >= 500 || status === 429) return new RetryableScalingError(message, { cause: error });
+  return new PermanentScalingError(message, { cause: error });
+};
+
+/**
+ * EKS managed node groups through DescribeNodegroup and UpdateNodegroupConfig. The node
+ * group's own min/max are widened to include the desired size: the policy's hard bounds,
+ * already applied, are the limits that count.
+ */
+export class EksNodeGroupScaler implements NodeGroupScaler {
+  /** The scaling config read by `current()`, reused by the `scaleTo()` that follows. */
+  readonly #seen = new Map<string, NodegroupScalingConfig>();
+
+  public constructor(private readonly eks: EKSClient) {}
+
+  public async current(target: NodeGroupTarget): Promise<number> {
+    const config = await this.describe(target);
+    return config.desiredSize ?? 0;
+  }
+
+  public async scaleTo(target: NodeGroupTarget, desired: number, token: string): Promise<void> {
+    const seen = this.#seen.get(target.id) ?? (await this.describe(target));
+    const scalingConfig: NodegroupScalingConfig = {
+      desiredSize: desired,
+      minSize: Math.min(seen.minSize ?? desired, desired),
+      maxSize: Math.max(seen.maxSize ?? desired, desired, 1),
+    };
+    try {
+      await this.eks.send(
+        new UpdateNodegroupConfigCommand({
+          clusterName: target.cluster,
+          nodegroupName: target.nodegroup,
+          scalingConfig,
+          // EKS treats a repeated token as the same request: a retried call does not update twice.
+          clientRequestToken: token.slice(0, 64),
+        }),
+      );
+    } catch (error) {
+      throw classify(error, `update of node group ${target.cluster}/${target.nodegroup} to ${desired}`);
+    } finally {
+      this.#seen.delete(target.id);
+    }
+  }
+
+  private async describe(target: NodeGroupTarget): Promise<NodegroupScalingConfig> {
+    try {
+      const { nodegroup } = await this.eks.send(new DescribeNodegroupCommand({ clusterName: target.cluster, nodegroupName: target.nodegroup }));
+      const config = nodegroup?.scalingConfig ?? {};
+      this.#seen.set(target.id, config);
+      return config;
+    } catch (error) {
+      throw classify(error, `describe of node group ${target.cluster}/${target.nodegroup}`);
+    }
+  }
+}
