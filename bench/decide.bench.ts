@@ -1,0 +1,68 @@
+import { decide } from '../shared/domain/decide.ts';
+import { type Intent, intentSchema } from '../shared/domain/intent.ts';
+import { type PolicyInput, validatePolicy } from '../shared/domain/policy.ts';
+import { initialState, type TargetState, targetStateSchema } from '../shared/domain/state.ts';
+import { type BenchRow, measure } from './measure.ts';
+
+const TARGETS = 50;
+const ALERTS = 20;
+
+/** A policy of 50 targets with 20 alert rules each, and one intent per target carrying 20 firing alerts. */
+const fixture = () => {
+  const document: PolicyInput = {
+    version: 1,
+    timezone: 'America/New_York',
+    targets: Array.from({ length: TARGETS }, (_, t) => ({ id: `t${t}`, kind: 'deployment' as const, namespace: 'ml', name: `w${t}`, min: 1, max: 100 })),
+    rules: Array.from({ length: TARGETS * ALERTS }, (_, i) => ({
+      id: `r${i}`,
+      alert: `Alert${i % ALERTS}`,
+      matchers: [`target=t${Math.floor(i / ALERTS)}`],
+      target: `t${Math.floor(i / ALERTS)}`,
+      action: i % 3 === 0 ? { type: 'proportional' as const, targetValue: 10 } : { type: 'step' as const, by: (i % 4) + 1 },
+      cooldown: '5m',
+    })),
+    schedules: [{ id: 'peak', start: '09:00', end: '18:00', targets: Object.fromEntries(Array.from({ length: TARGETS }, (_, t) => [`t${t}`, { floor: 2 }])) }],
+  };
+  const result = validatePolicy(document);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  const now = new Date('2026-11-23T10:00:00-05:00');
+  const intents: Intent[] = result.policy.targets.map((target, t) => ({
+    id: `i-${t}`,
+    target: target.id,
+    createdAt: now.toISOString(),
+    source: 'alert',
+    alerts: Array.from({ length: ALERTS }, (_, a) => ({
+      fingerprint: `f${t}-${a}`, alertname: `Alert${a}`, status: 'firing' as const, startsAt: now.toISOString(), rules: [`r${t * ALERTS + a}`], value: 25,
+    })),
+  }));
+  const states: TargetState[] = result.policy.targets.map((target) => ({ ...initialState(target.id), desired: 4, window: 'peak' }));
+  return { policy: result.policy, intents, states, now };
+};
+
+export const benchDecide = async (): Promise<BenchRow[]> => {
+  const { policy, intents, states, now } = fixture();
+  const rawIntents = intents.map((i) => JSON.stringify(i));
+  const rawStates = states.map((s) => JSON.stringify(s));
+  let n = 0;
+
+  const parseOnly = await measure(() => {
+    const k = n++ % TARGETS;
+    intentSchema.parse(JSON.parse(rawIntents[k] ?? ''));
+    targetStateSchema.parse(JSON.parse(rawStates[k] ?? ''));
+  });
+  const parseAndDecide = await measure(() => {
+    const k = n++ % TARGETS;
+    const intent = intentSchema.parse(JSON.parse(rawIntents[k] ?? ''));
+    const state = targetStateSchema.parse(JSON.parse(rawStates[k] ?? ''));
+    decide(policy, state, { intent }, now);
+  });
+  const allTargets = await measure(() => {
+    for (let k = 0; k < TARGETS; k++) decide(policy, states[k], { intent: intents[k] as Intent }, now);
+  }, { warmup: 20 });
+
+  return [
+    { name: `parse + validate one intent and state (${ALERTS} alerts)`, value: `${parseOnly.toFixed(1)} us` },
+    { name: 'parse + validate + decide()', value: `${parseAndDecide.toFixed(1)} us`, ratio: parseAndDecide / parseOnly, floor: 'parse + validate alone' },
+    { name: `decide() for ${TARGETS} targets x ${ALERTS} active alerts`, value: `${((TARGETS * 1e6) / allTargets).toFixed(0)} decisions/s` },
+  ];
+};

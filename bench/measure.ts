@@ -1,0 +1,27 @@
+/** Runs `fn` repeatedly after a warm-up and returns the mean time per call in microseconds. */
+export const measure = async (fn: () => unknown, { warmup = 200, minMs = 500 } = {}): Promise<number> => {
+  for (let i = 0; i < warmup; i++) await fn();
+  let calls = 0;
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    await fn();
+    calls += 1;
+  }
+  return ((performance.now() - start) * 1000) / calls;
+};
+
+export interface BenchRow {
+  name: string;
+  value: string;
+  /** The ratio against the floor measured in the same run. */
+  ratio?: number;
+  floor?: string;
+}
+
+export const printRows = (title: string, rows: BenchRow[]): void => {
+  process.stdout.write(`\n${title}\n`);
+  for (const row of rows) {
+    const ratio = row.ratio === undefined ? '' : `  ratio ${row.ratio.toFixed(2)}x vs ${row.floor}`;
+    process.stdout.write(`  ${row.name.padEnd(58)} ${row.value.padStart(16)}${ratio}\n`);
+  }
+};

@@ -1,0 +1,123 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../shared/domain/decide.ts';
+import type { EmergencyCommand, Intent } from '../../shared/domain/intent.ts';
+import { cooldownOf } from '../../shared/domain/policy.ts';
+import type { TargetState } from '../../shared/domain/state.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+
+const policy = loadPolicyFile('policy.yaml');
+const START = Date.parse('2026-11-23T00:00:00-05:00');
+
+/** One event in a target's life: an alert (firing or resolved), a tick, or an emergency command. */
+const eventArb = (targetId: string) => {
+  const rules = [...policy.rules.filter((r) => r.target === targetId).map((r) => ({ id: r.id, alert: r.alert })),
+    ...policy.vetoes.filter((v) => v.targets.includes(targetId)).map((v) => ({ id: v.id, alert: v.alert }))];
+  const alertEvent = fc.record({
+    kind: fc.constant('alert' as const),
+    rule: fc.constantFrom(...rules),
+    firing: fc.boolean(),
+    value: fc.option(fc.integer({ min: 0, max: 500 }), { nil: undefined }),
+  });
+  const command = fc.constantFrom<EmergencyCommand>(
+    { action: 'double' },
+    { action: 'set', replicas: 0 },
+    { action: 'set', replicas: 1000 },
+    { action: 'scaleToMin' },
+    { action: 'pause', ttl: 1800 },
+    { action: 'resume' },
+    { action: 'evaluateNow' },
+  );
+  return fc.record({
+    gapSeconds: fc.integer({ min: 0, max: 3 * 3600 }),
+    event: fc.oneof(alertEvent, fc.record({ kind: fc.constant('tick' as const) }), fc.record({ kind: fc.constant('emergency' as const), command })),
+  });
+};
+
+type Step = ReturnType<typeof eventArb> extends fc.Arbitrary<infer T> ? T : never;
+
+const intentFor = (targetId: string, step: number, at: number, e: Step['event']): Intent => {
+  const base = { id: `i-${step}`, target: targetId, createdAt: new Date(at).toISOString(), alerts: [] };
+  if (e.kind === 'tick') return { ...base, source: 'tick' };
+  if (e.kind === 'emergency') return { ...base, source: 'emergency', command: e.command, reason: 'property test' };
+  return {
+    ...base,
+    source: 'alert',
+    alerts: [{ fingerprint: `fp-${e.rule.id}`, alertname: e.rule.alert, status: e.firing ? 'firing' : 'resolved', startsAt: new Date(START).toISOString(), rules: [e.rule.id], ...(e.value !== undefined ? { value: e.value } : {}) }],
+  };
+};
+
+const scenario = fc
+  .constantFrom(...policy.targets.filter((t) => t.kind !== 'eks-nodegroup').map((t) => t.id))
+  .chain((targetId) => fc.record({ targetId: fc.constant(targetId), events: fc.array(eventArb(targetId), { minLength: 1, maxLength: 40 }) }));
+
+/** Runs a scenario through decide(), feeding each decision's state into the next. */
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+const run = ({ targetId, events }: Scenario) => {
+  let state: TargetState | undefined;
+  let at = START;
+  return events.map(({ gapSeconds, event }, step) => {
+    at += gapSeconds * 1000;
+    const intent = intentFor(targetId, step, at, event);
+    const decision = decide(policy, state, { intent }, new Date(at));
+    const replay = decide(policy, decision.state, { intent }, new Date(at + 1000));
+    state = decision.state;
+    return { at, intent, decision, replay };
+  });
+};
+
+describe('Property: decide', () => {
+  it('never leaves the hard bounds, emergencies included', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const target = policy.targets.find((t) => t.id === s.targetId);
+        for (const { decision } of run(s)) {
+          expect(decision.to).toBeGreaterThanOrEqual(target?.min ?? 0);
+          expect(decision.to).toBeLessThanOrEqual(target?.max ?? 0);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never acts twice on an alert inside the cooldown of the rule that acted', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        let lastScaleAt: number | undefined;
+        for (const { at, decision } of run(s)) {
+          if (decision.verdict !== 'scale') continue;
+          const rule = policy.rules.find((r) => r.id === decision.rule);
+          const code = decision.reasons[0]?.code;
+          if (rule && (code === 'ScaleUp' || code === 'ScaleDown') && lastScaleAt !== undefined) {
+            expect((at - lastScaleAt) / 1000).toBeGreaterThanOrEqual(cooldownOf(policy, rule));
+          }
+          lastScaleAt = at;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives no second action when an intent is replayed', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        for (const { replay } of run(s)) {
+          expect(replay.verdict).toBe('none');
+          expect(replay.reasons[0]?.code).toBe('Duplicate');
+          expect(replay.state.desired).toBe(replay.from);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps every state document under the 4 KB of an SSM Standard parameter', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        for (const { decision } of run(s)) expect(Buffer.byteLength(JSON.stringify(decision.state))).toBeLessThan(4096);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
