@@ -488,14 +488,16 @@ export const decide = (policy: Policy, prior: TargetState | undefined, input: De
   }
 
   let drift: Proposal | undefined;
+  if (input.redelivered && observed !== undefined && observed !== priorState.desired) {
+    // An earlier attempt may have acted and stopped before writing the state: trust the live
+    // size over acting again. At worst the next action waits one cooldown.
+    leading.push(reason('RecoveredUnrecordedAction', `live size ${observed} differs from recorded ${priorState.desired ?? 'none'} on a redelivered intent: an earlier attempt may have acted; adopted without acting again`));
+    state = { ...state, desired: observed, lastScaleAt: iso(nowMs) };
+    const ctx: Context = { policy, target, intent, state, now: nowMs, base: observed, entering: false };
+    const none: Proposal = { to: observed, kind: 'none', held: false, reasons: [], fingerprints: [], followUps: [] };
+    return finish(ctx, priorState, observed, none, leading, trailing, state);
+  }
   if (observed !== undefined && priorState.desired !== null && observed !== priorState.desired) {
-    if (input.redelivered) {
-      leading.push(reason('RecoveredUnrecordedAction', `live size ${observed} differs from recorded ${priorState.desired} on a redelivered intent: an earlier attempt acted; adopted without acting again`));
-      state = { ...state, desired: observed, lastScaleAt: iso(nowMs) };
-      const ctx: Context = { policy, target, intent, state, now: nowMs, base: observed, entering: false };
-      const none: Proposal = { to: observed, kind: 'none', held: false, reasons: [], fingerprints: [], followUps: [] };
-      return finish(ctx, priorState, observed, none, leading, trailing, state);
-    }
     if (target.onDrift === 'adopt') {
       trailing.push(reason('DriftDetected', `live size ${observed} differs from the ${priorState.desired} last set; adopted (onDrift: adopt)`));
       base = observed;

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { inject } from 'vitest';
+import { awsClientConfig } from '../../support/awsClients.ts';
+
+/** Real SDK clients pointed at the emulator, each counting the commands it sends. */
+export const emulatorClients = () => {
+  const config = awsClientConfig(inject('motoEndpoint'));
+  const calls: Record<string, number> = {};
+  const counted = <T extends { middlewareStack: { add: (...args: never[]) => void } }>(client: T): T => {
+    (client.middlewareStack as unknown as { add: (m: unknown, o: unknown) => void }).add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName: string }) => async (args: unknown) => {
+        calls[context.commandName] = (calls[context.commandName] ?? 0) + 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    return client;
+  };
+  return {
+    ssm: counted(new SSMClient(config)),
+    sqs: counted(new SQSClient(config)),
+    eks: counted(new EKSClient(config)),
+    events: counted(new EventBridgeClient(config)),
+    calls,
+    resetCalls: () => {
+      for (const key of Object.keys(calls)) delete calls[key];
+    },
+  };
+};
+
+export type EmulatorClients = ReturnType<typeof emulatorClients>;
+
+/** A fresh FIFO queue with its FIFO DLQ (maxReceiveCount 5), as serverless.yml creates them. */
+export const createQueues = async (sqs: SQSClient, name: string) => {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: 'true' } }));
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${name}.fifo`,
+      Attributes: {
+        FifoQueue: 'true',
+        VisibilityTimeout: '30',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl ?? '', dlqUrl: dlq.QueueUrl ?? '' };
+};
+
+export const createNodegroup = async (eks: EKSClient, cluster: string, nodegroup: string, size: { min: number; max: number; desired: number }) => {
+  const role = 'arn:aws:iam::123456789012:role/test';
+  await eks.send(new CreateClusterCommand({ name: cluster, roleArn: role, resourcesVpcConfig: {} }));
+  await eks.send(
+    new CreateNodegroupCommand({
+      clusterName: cluster,
+      nodegroupName: nodegroup,
+      nodeRole: role,
+      subnets: ['subnet-1'],
+      scalingConfig: { minSize: size.min, maxSize: size.max, desiredSize: size.desired },
+    }),
+  );
+};
+
+export const putToken = async (ssm: SSMClient, name: string, token: string) => {
+  await ssm.send(new PutParameterCommand({ Name: name, Value: token, Type: 'SecureString', Overwrite: true }));
+};
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export const lambdaContext = (functionName: string): Context => ({
+  callbackWaitsForEmptyEventLoop: false,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+  memoryLimitInMB: '256',
+  awsRequestId: randomUUID(),
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: 'test',
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+});
+
+/** A Lambda Function URL request, as the webhook receives it. */
+export const functionUrlEvent = (body: string | undefined, headers: Record<string, string> = {}, method = 'POST'): APIGatewayProxyEventV2 => ({
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: '/',
+  rawQueryString: '',
+  headers: { 'content-type': 'application/json', ...headers },
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'url',
+    domainName: 'example.lambda-url.us-east-1.on.aws',
+    domainPrefix: 'example',
+    http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Alertmanager/0.25.0' },
+    requestId: randomUUID(),
+    routeKey: '$default',
+    stage: '$default',
+    time: new Date().toUTCString(),
+    timeEpoch: Date.now(),
+  },
+  isBase64Encoded: false,
+  ...(body !== undefined ? { body } : {}),
+});
+
+type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/**
+ * Feeds the queue to the worker as the Lambda SQS event source mapping does: batches of up
+ * to 10, delete what succeeded, make failures visible again at once (instead of waiting for
+ * the visibility timeout). Stops when the queue is empty or after `rounds`.
+ */
+export const pumpQueue = async (sqs: SQSClient, queueUrl: string, worker: WorkerHandler, rounds = 20) => {
+  let processed = 0;
+  let failed = 0;
+  for (let round = 0; round < rounds; round++) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) break;
+    const event: SQSEvent = {
+      Records: Messages.map((m) => ({
+        messageId: m.MessageId ?? '',
+        receiptHandle: m.ReceiptHandle ?? '',
+        body: m.Body ?? '',
+        attributes: {
+          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+          SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
+          SenderId: 'test',
+          ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
+          MessageGroupId: m.Attributes?.MessageGroupId ?? '',
+          MessageDeduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
+          SequenceNumber: m.Attributes?.SequenceNumber ?? '',
+        },
+        messageAttributes: {},
+        md5OfBody: m.MD5OfBody ?? '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:queue.fifo',
+        awsRegion: 'us-east-1',
+      })),
+    };
+    const { batchItemFailures } = await worker(event, lambdaContext('scaling-worker'));
+    const failedIds = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+    for (const m of Messages) {
+      if (failedIds.has(m.MessageId ?? '')) {
+        failed += 1;
+        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+      } else {
+        processed += 1;
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+      }
+    }
+  }
+  return { processed, failed };
+};
