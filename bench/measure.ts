@@ -25,3 +25,9 @@ export const printRows = (title: string, rows: BenchRow[]): void => {
     process.stdout.write(`  ${row.name.padEnd(58)} ${row.value.padStart(16)}${ratio}\n`);
   }
 };
+
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
