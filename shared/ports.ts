@@ -1,6 +1,7 @@
 import type { Decision } from './domain/decision.ts';
 import type { Intent } from './domain/intent.ts';
-import type { NodeGroupTarget, WorkloadTarget } from './domain/policy.ts';
+import type { Series } from './domain/metrics.ts';
+import type { MetricRule, NodeGroupTarget, WorkloadTarget } from './domain/policy.ts';
 import type { TargetState } from './domain/state.ts';
 
 /** Where each target's state document lives (SSM Parameter Store, or files locally). */
@@ -35,6 +36,12 @@ export interface WorkloadScaler {
 /** The audit trail: one event per decision that acted or was refused. */
 export interface EventSink {
   publish(decisions: readonly Decision[]): Promise<void>;
+}
+
+/** CloudWatch metrics (or their local stand-in), read once per tick for every metric rule. */
+export interface MetricSource {
+  /** Each rule's datapoints up to `now`, newest first; throws when the source cannot be read. */
+  read(rules: readonly MetricRule[], now: Date): Promise<Map<string, Series>>;
 }
 
 export interface Clock {

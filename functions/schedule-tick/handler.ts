@@ -1,23 +1,26 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { tick, type TickSummary } from '../../shared/app/tick.ts';
+import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type IntentQueue, type StateStore, systemClock } from '../../shared/ports.ts';
+import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock } from '../../shared/ports.ts';
 
 export interface TickDeps {
   policy: Policy;
   store: StateStore;
   queue: IntentQueue;
   clock: Clock;
+  metrics: MetricSource;
 }
 
 /** The heartbeat the runbook's "evaluations stalled" alarm and dashboard panels read. */
@@ -25,6 +28,9 @@ const emitHeartbeat = (summary: TickSummary, seconds: number): void => {
   metrics.addMetric('scaling_evaluations_total', MetricUnit.Count, summary.evaluations);
   metrics.addMetric('scaling_evaluation_duration_seconds', MetricUnit.Seconds, seconds);
   metrics.addMetric('scaling_gpu_nodes', MetricUnit.Count, summary.gpuNodes);
+  metrics.addMetric('scaling_gpu_pool_idle', MetricUnit.Count, summary.idlePools.length);
+  for (const [name, value] of Object.entries(summary.gauges)) metrics.addMetric(name, MetricUnit.Count, value);
+  if (summary.metricError) metrics.addMetric('scaling_metric_errors_total', MetricUnit.Count, 1);
   for (const [target, size] of Object.entries(summary.sizes)) {
     const single = metrics.singleMetric();
     single.addDimension('target', target);
@@ -41,6 +47,7 @@ export const buildHandler = (deps: TickDeps) =>
       const started = performance.now();
       const summary = await tick(deps.policy, deps);
       emitHeartbeat(summary, (performance.now() - started) / 1000);
+      if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
       for (const d of summary.foreseen) {
         logger.info('tick queued an evaluation', { ...decisionKeys(d), foreseen: `${d.verdict} ${d.from} -> ${d.to}`, reason: d.reasons[0] });
       }
@@ -54,4 +61,5 @@ export const handler = buildHandler({
   store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
   clock: systemClock,
+  metrics: new CloudWatchMetricSource(new CloudWatchClient({})),
 });

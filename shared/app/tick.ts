@@ -1,9 +1,10 @@
 import type { Decision } from '../domain/decision.ts';
 import { decide } from '../domain/decide.ts';
 import type { Intent } from '../domain/intent.ts';
+import { evaluateMetricRule, type MetricSignal } from '../domain/metrics.ts';
 import type { Policy } from '../domain/policy.ts';
 import type { TargetState } from '../domain/state.ts';
-import type { Clock, IntentQueue, StateStore } from '../ports.ts';
+import type { Clock, IntentQueue, MetricSource, StateStore } from '../ports.ts';
 import { gpuViewFor } from './gpuView.ts';
 import { tickIntentId } from './intentIds.ts';
 
@@ -17,7 +18,25 @@ export interface TickSummary {
   /** Desired size per target, as recorded. */
   sizes: Record<string, number>;
   gpuNodes: number;
+  /** GPU pools with more nodes than their workloads need (the runbook's `scaling_gpu_pool_idle`). */
+  idlePools: string[];
+  /** Values of metric rules that name a `gauge`, e.g. scaling_pending_training_jobs. */
+  gauges: Record<string, number>;
+  /** Set when CloudWatch could not be read this tick. */
+  metricError?: string;
 }
+
+/** Reads every metric rule in one go; a failure leaves each rule with the error as its signal. */
+const readSignals = async (policy: Policy, metrics: MetricSource | undefined, now: Date): Promise<{ signals: MetricSignal[]; error?: string }> => {
+  if (policy.metricRules.length === 0 || !metrics) return { signals: [] };
+  try {
+    const series = await metrics.read(policy.metricRules, now);
+    return { signals: policy.metricRules.map((rule) => evaluateMetricRule(rule, series.get(rule.id) ?? [])) };
+  } catch (error) {
+    const message = `${(error as Error).name}: ${(error as Error).message}`.slice(0, 200);
+    return { signals: policy.metricRules.map((rule) => ({ rule: rule.id, error: message })), error: message };
+  }
+};
 
 /** Something the worker must record even when nothing scales. */
 const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean =>
@@ -32,19 +51,39 @@ const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean 
  * schedule windows, pause expiry and GPU-pool idleness, and queues a tick intent only for
  * the targets where that changes something. A missed tick or webhook is recovered here.
  */
-export const tick = async (policy: Policy, deps: { store: StateStore; queue: IntentQueue; clock: Clock }): Promise<TickSummary> => {
+export const tick = async (
+  policy: Policy,
+  deps: { store: StateStore; queue: IntentQueue; clock: Clock; metrics?: MetricSource },
+): Promise<TickSummary> => {
   const now = deps.clock.now();
-  const states = new Map((await deps.store.list()).map((s) => [s.target, s]));
-  const summary: TickSummary = { at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0 };
+  const [stored, read] = await Promise.all([deps.store.list(), readSignals(policy, deps.metrics, now)]);
+  const states = new Map(stored.map((s) => [s.target, s]));
+  const summary: TickSummary = {
+    at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], gauges: {},
+    ...(read.error ? { metricError: read.error } : {}),
+  };
+  const rules = new Map(policy.metricRules.map((r) => [r.id, r]));
+  const signalsByTarget = new Map<string, MetricSignal[]>();
+  for (const signal of read.signals) {
+    const rule = rules.get(signal.rule);
+    if (!rule) continue;
+    signalsByTarget.set(rule.target, [...(signalsByTarget.get(rule.target) ?? []), signal]);
+    if (rule.gauge && signal.value !== undefined) summary.gauges[rule.gauge] = signal.value;
+  }
   for (const target of policy.targets) {
     const prior = states.get(target.id);
-    const intent: Intent = { id: tickIntentId(target.id, now), target: target.id, createdAt: now.toISOString(), source: 'tick', alerts: [] };
+    const metrics = signalsByTarget.get(target.id) ?? [];
+    const intent: Intent = {
+      id: tickIntentId(target.id, now), target: target.id, createdAt: now.toISOString(), source: 'tick', alerts: [],
+      ...(metrics.length > 0 ? { metrics } : {}),
+    };
     const gpu = gpuViewFor(policy, target, states);
     const preview = decide(policy, prior, { intent, ...(gpu ? { gpu } : {}) }, now);
     summary.evaluations += 1;
     const size = prior?.desired ?? preview.from;
     summary.sizes[target.id] = size;
     if (target.kind === 'eks-nodegroup' && target.gpusPerNode > 0) summary.gpuNodes += size;
+    if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
     if (preview.verdict === 'scale' || stateMoves(prior, preview.state)) {
       summary.queued.push(intent);
       summary.foreseen.push(preview);

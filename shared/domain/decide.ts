@@ -2,11 +2,14 @@ import { formatDuration } from './duration.ts';
 import type { Decision, FollowUp, Verdict } from './decision.ts';
 import { gpuDemand, nodesFor, type PoolMember, replicasThatFit } from './gpu.ts';
 import type { AlertObservation, EmergencyCommand, Intent } from './intent.ts';
+import type { MetricSignal } from './metrics.ts';
 import {
+  type Action,
   cooldownOf,
+  type MetricRule,
+  metricRulesOf,
   type NodeGroupTarget,
   type Policy,
-  type Rule,
   rulesOf,
   scaleDownDelayOf,
   type Target,
@@ -124,8 +127,7 @@ const readIntoState = (policy: Policy, prior: TargetState, intent: Intent, now: 
 // ---------------------------------------------------------------------------
 // Proposals: what the rules, the schedule and the GPU pool each want.
 
-const ruleTarget = (rule: Rule, base: number, alert: ActiveAlert): number | undefined => {
-  const { action } = rule;
+const actionTarget = (action: Action, base: number, value: number | undefined): number | undefined => {
   switch (action.type) {
     case 'step':
       return base + action.by;
@@ -134,47 +136,95 @@ const ruleTarget = (rule: Rule, base: number, alert: ActiveAlert): number | unde
     case 'setAtLeast':
       return Math.max(base, action.replicas);
     case 'proportional':
-      return alert.value === undefined ? undefined : Math.ceil((Math.max(base, 1) * alert.value) / action.targetValue);
+      return value === undefined ? undefined : Math.ceil((Math.max(base, 1) * value) / action.targetValue);
   }
 };
 
+/** One rule's proposal: from a firing alert or from a metric the tick read. */
 interface Candidate {
   to: number;
-  rule: Rule;
-  alert: ActiveAlert;
+  rule: string;
+  cooldown: number;
+  /** `LLMQueueBuildup firing` or `metric training-queue = 3`. */
+  cause: string;
+  fingerprint?: string;
 }
 
-const proposeFromAlerts: Step = (p, ctx) => {
+const alertCandidates = (ctx: Context, notes: Reason[]): Candidate[] => {
   const rules = rulesOf(ctx.policy, ctx.target.id);
-  const vetoes = ctx.policy.vetoes.filter((v) => v.targets.includes(ctx.target.id));
   const candidates: Candidate[] = [];
-  const notes: Reason[] = [];
   for (const alert of ctx.state.alerts) {
     for (const id of alert.rules) {
       const rule = rules.get(id);
       if (!rule) continue;
-      const to = ruleTarget(rule, ctx.base, alert);
+      const to = actionTarget(rule.action, ctx.base, alert.value);
       if (to === undefined) {
         notes.push(reason('MissingValue', `${alert.alertname} carries no numeric "${rule.action.type === 'proportional' ? rule.action.valueFrom : 'value'}" for rule ${rule.id}`));
         continue;
       }
-      if (to !== ctx.base) candidates.push({ to, rule, alert });
+      candidates.push({ to, rule: rule.id, cooldown: cooldownOf(ctx.policy, rule), cause: `${alert.alertname} firing`, fingerprint: alert.fingerprint });
     }
   }
+  return candidates;
+};
+
+/** KEDA-style target: one replica per `targetPerReplica`; to zero only once idle long enough. */
+const targetFromMetric = (rule: MetricRule, signal: MetricSignal, base: number, notes: Reason[]): number | undefined => {
+  const value = signal.value;
+  const perReplica = rule.targetPerReplica;
+  if (perReplica === undefined || value === undefined) return undefined;
+  if (value <= rule.activation) {
+    if (rule.idleAfter === undefined || signal.idle) return 0;
+    if (base > 0) notes.push(reason('WaitingForIdle', `${rule.id} = ${value}: to zero once it stays at or below ${rule.activation} for ${formatDuration(rule.idleAfter)}`));
+    return undefined;
+  }
+  return Math.max(1, Math.ceil(value / perReplica));
+};
+
+const metricCandidates = (ctx: Context, notes: Reason[]): Candidate[] => {
+  const rules = new Map(metricRulesOf(ctx.policy, ctx.target.id).map((r) => [r.id, r]));
+  const candidates: Candidate[] = [];
+  for (const signal of ctx.intent.metrics ?? []) {
+    const rule = rules.get(signal.rule);
+    if (!rule) continue;
+    if (signal.error !== undefined) {
+      notes.push(reason('MetricUnavailable', `${rule.id}: CloudWatch could not be read (${signal.error}); left as it is`));
+      continue;
+    }
+    if (signal.value === undefined && rule.targetPerReplica !== undefined) {
+      notes.push(reason('MetricMissing', `${rule.id}: no datapoint in the last period; missing data never scales down`));
+      continue;
+    }
+    const to = rule.threshold
+      ? signal.breaching && rule.action ? actionTarget(rule.action, ctx.base, signal.value) : undefined
+      : targetFromMetric(rule, signal, ctx.base, notes);
+    if (to === undefined) continue;
+    const shown = signal.value === undefined ? 'missing' : String(signal.value);
+    candidates.push({ to, rule: rule.id, cooldown: cooldownOf(ctx.policy, rule), cause: `metric ${rule.id} = ${shown}` });
+  }
+  return candidates;
+};
+
+/** Alerts and metrics propose; vetoes beat ups, ups beat downs, the largest up wins. */
+const proposeFromRules: Step = (p, ctx) => {
+  const notes: Reason[] = [];
+  const candidates = [...alertCandidates(ctx, notes), ...metricCandidates(ctx, notes)].filter((c) => c.to !== ctx.base);
+  const vetoes = ctx.policy.vetoes.filter((v) => v.targets.includes(ctx.target.id));
   const activeVetoes = vetoes.flatMap((v) =>
     ctx.state.alerts.filter((a) => a.rules.includes(v.id)).map((a) => ({ veto: v, alert: a })),
   );
   const ups = candidates.filter((c) => c.to > ctx.base).sort((a, b) => b.to - a.to);
   const downs = candidates.filter((c) => c.to < ctx.base).sort((a, b) => b.to - a.to);
   const withNotes = { ...p, reasons: [...p.reasons, ...notes] };
+  const fingerprintsOf = (list: Candidate[]) => list.flatMap((c) => (c.fingerprint ? [c.fingerprint] : []));
 
   const upVeto = activeVetoes.find((v) => v.veto.blocks === 'up');
   const best = ups[0];
   if (best) {
-    const fingerprints = ups.map((c) => c.alert.fingerprint);
+    const fingerprints = fingerprintsOf(ups);
     if (upVeto) {
-      return hold({ ...withNotes, kind: 'alert', rule: best.rule.id, fingerprints: [...fingerprints, upVeto.alert.fingerprint] }, ctx,
-        reason('VetoedByAlert', `scale-up by ${best.rule.id} blocked: ${upVeto.alert.alertname} is firing (veto ${upVeto.veto.id})`));
+      return hold({ ...withNotes, kind: 'alert', rule: best.rule, fingerprints: [...fingerprints, upVeto.alert.fingerprint] }, ctx,
+        reason('VetoedByAlert', `scale-up by ${best.rule} blocked: ${upVeto.alert.alertname} is firing (veto ${upVeto.veto.id})`));
     }
     const others = ups.length > 1 ? `; largest of ${ups.length} scale-ups` : '';
     const beaten = downs.length > 0 ? [reason('UpBeatsDown', `${downs.length} scale-down proposal(s) ignored while a scale-up is active`)] : [];
@@ -182,29 +232,29 @@ const proposeFromAlerts: Step = (p, ctx) => {
       ...withNotes,
       to: best.to,
       kind: 'alert',
-      rule: best.rule.id,
-      cooldown: cooldownOf(ctx.policy, best.rule),
+      rule: best.rule,
+      cooldown: best.cooldown,
       fingerprints,
-      reasons: [reason('ScaleUp', `${best.alert.alertname} firing: ${best.rule.id} proposes ${best.to}${others}`), ...withNotes.reasons, ...beaten],
+      reasons: [reason('ScaleUp', `${best.cause}: ${best.rule} proposes ${best.to}${others}`), ...withNotes.reasons, ...beaten],
     };
   }
   // Downs go the shortest way first: the most conservative proposal wins.
   const down = downs[0];
   if (down) {
     const downVeto = activeVetoes.find((v) => v.veto.blocks === 'down');
-    const fingerprints = [down.alert.fingerprint];
+    const fingerprints = fingerprintsOf([down]);
     if (downVeto) {
-      return hold({ ...withNotes, kind: 'alert', rule: down.rule.id, fingerprints }, ctx,
-        reason('VetoedByAlert', `scale-down by ${down.rule.id} blocked: ${downVeto.alert.alertname} is firing (veto ${downVeto.veto.id})`));
+      return hold({ ...withNotes, kind: 'alert', rule: down.rule, fingerprints }, ctx,
+        reason('VetoedByAlert', `scale-down by ${down.rule} blocked: ${downVeto.alert.alertname} is firing (veto ${downVeto.veto.id})`));
     }
     return {
       ...withNotes,
       to: down.to,
       kind: 'alert',
-      rule: down.rule.id,
-      cooldown: cooldownOf(ctx.policy, down.rule),
+      rule: down.rule,
+      cooldown: down.cooldown,
       fingerprints,
-      reasons: [reason('ScaleDown', `${down.alert.alertname} firing: ${down.rule.id} proposes ${down.to}`), ...withNotes.reasons],
+      reasons: [reason('ScaleDown', `${down.cause}: ${down.rule} proposes ${down.to}`), ...withNotes.reasons],
     };
   }
   return withNotes;
@@ -359,7 +409,7 @@ const explainHpa: Step = (p, ctx) => {
 
 /** The chain, in order; each step sees the proposal the previous one returned. */
 export const DECISION_STEPS: ReadonlyArray<readonly [string, Step]> = [
-  ['proposeFromAlerts', proposeFromAlerts],
+  ['proposeFromRules', proposeFromRules],
   ['proposeFromSchedule', proposeFromSchedule],
   ['proposeForPool', proposeForPool],
   ['applyCooldown', applyCooldown],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.ts';
+import { metricSignalSchema } from './metrics.ts';
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -35,6 +36,8 @@ export const intentSchema = z.strictObject({
   command: emergencyCommandSchema.optional(),
   /** Who asked, and why: recorded with emergency decisions. */
   reason: z.string().max(160).optional(),
+  /** The tick's reading of the target's metric rules. */
+  metrics: z.array(metricSignalSchema).optional(),
   /** A GPU workload asks its pool for at least this many nodes before its pods scale. */
   ensureAtLeast: z.number().int().nonnegative().optional(),
 });

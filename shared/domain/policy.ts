@@ -141,6 +141,69 @@ export const ruleSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** A CloudWatch metric: what GetMetricData's MetricStat names. */
+const metricStatSchema = z.strictObject({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  dimensions: z.record(z.string(), z.string()).default({}),
+  stat: z.string().default('Average'),
+});
+
+const metricIdSchema = z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, 'metric ids start with a lowercase letter (CloudWatch metric math)');
+
+/**
+ * A rule the tick evaluates on CloudWatch metrics, as CloudWatch alarms and KEDA's scalers
+ * do: either a single metric or a metric-math expression over named metrics.
+ */
+export const metricRuleSchema = z
+  .strictObject({
+    id: idSchema,
+    target: idSchema,
+    metric: metricStatSchema.optional(),
+    /** Metric math, e.g. `backlog / workers`, over `metrics`. */
+    expression: z.string().min(1).optional(),
+    metrics: z.record(metricIdSchema, metricStatSchema).optional(),
+    /** Seconds per datapoint (60 or a multiple). */
+    period: z.number().int().positive().multipleOf(60).default(60),
+    /** Either a threshold held for `datapoints` of the last `evaluationPeriods`, with an action... */
+    threshold: z
+      .strictObject({
+        comparison: z.enum(['>', '>=', '<', '<=']),
+        value: z.number(),
+        evaluationPeriods: z.number().int().positive().default(1),
+        datapoints: z.number().int().positive().default(1),
+      })
+      .refine((t) => t.datapoints <= t.evaluationPeriods, { message: 'datapoints cannot exceed evaluationPeriods' })
+      .optional(),
+    action: actionSchema.optional(),
+    /** ...or a target: desired = ceil(value / perReplica), KEDA's AverageValue. */
+    targetPerReplica: z.number().positive().optional(),
+    /** Below or at this value a target at zero stays at zero; above it, it gets at least one. */
+    activation: z.number().nonnegative().default(0),
+    /** A target scales to zero only after the value stayed at or below `activation` this long. */
+    idleAfter: durationSchema.optional(),
+    /** How a missing datapoint counts: never a reason to scale down unless `breaching` is asked for. */
+    missingData: z.enum(['notBreaching', 'breaching', 'ignore']).default('notBreaching'),
+    cooldown: durationSchema.optional(),
+    /** Also report the value as this heartbeat metric (e.g. scaling_pending_training_jobs). */
+    gauge: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+    description: z.string().optional(),
+  })
+  .superRefine((rule, ctx) => {
+    if ((rule.metric === undefined) === (rule.expression === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give either metric or expression (with metrics)' });
+    }
+    if (rule.expression !== undefined && (!rule.metrics || Object.keys(rule.metrics).length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['metrics'], message: 'an expression needs the metrics it names' });
+    }
+    if ((rule.threshold === undefined) === (rule.targetPerReplica === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give either threshold (with action) or targetPerReplica' });
+    }
+    if (rule.threshold !== undefined && rule.action === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['action'], message: 'a threshold rule needs an action' });
+    }
+  });
+
 export const vetoSchema = z.strictObject({
   id: idSchema,
   alert: z.string().min(1),
@@ -198,12 +261,13 @@ export const policySchema = z
       .prefault({}),
     targets: z.array(targetSchema).min(1),
     rules: z.array(ruleSchema).default([]),
+    metricRules: z.array(metricRuleSchema).default([]),
     vetoes: z.array(vetoSchema).default([]),
     schedules: z.array(scheduleSchema).default([]),
   })
   .superRefine((policy, ctx) => {
     const targets = new Map(policy.targets.map((t) => [t.id, t]));
-    const unique = (kind: 'targets' | 'rules' | 'vetoes' | 'schedules') => {
+    const unique = (kind: 'targets' | 'rules' | 'metricRules' | 'vetoes' | 'schedules') => {
       const seen = new Set<string>();
       policy[kind].forEach((item, index) => {
         if (seen.has(item.id)) {
@@ -214,6 +278,11 @@ export const policySchema = z
     };
     unique('targets');
     unique('rules');
+    unique('metricRules');
+    const ruleIds = new Set(policy.rules.map((r) => r.id));
+    policy.metricRules.forEach((rule, index) => {
+      if (ruleIds.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['metricRules', index, 'id'], message: `"${rule.id}" is also the id of an alert rule` });
+    });
     unique('vetoes');
     unique('schedules');
 
@@ -240,6 +309,7 @@ export const policySchema = z
       if (!targets.has(id)) ctx.addIssue({ code: 'custom', path, message: `unknown target "${id}"` });
     };
     policy.rules.forEach((rule, index) => checkTarget(rule.target, ['rules', index, 'target']));
+    policy.metricRules.forEach((rule, index) => checkTarget(rule.target, ['metricRules', index, 'target']));
     policy.vetoes.forEach((veto, index) =>
       veto.targets.forEach((id, t) => checkTarget(id, ['vetoes', index, 'targets', t])),
     );
@@ -272,6 +342,8 @@ export type NodeGroupTarget = z.infer<typeof nodeGroupTargetSchema>;
 export type WorkloadTarget = Exclude<Target, NodeGroupTarget>;
 export type Rule = z.infer<typeof ruleSchema>;
 export type Veto = z.infer<typeof vetoSchema>;
+export type MetricRule = z.infer<typeof metricRuleSchema>;
+export type MetricStat = z.infer<typeof metricStatSchema>;
 export type Action = z.infer<typeof actionSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
 
@@ -322,4 +394,7 @@ export const rulesOf = (policy: Policy, targetId: string): ReadonlyMap<string, R
 export const scaleDownDelayOf = (policy: Policy, target: Target): number =>
   target.scaleDownDelay ?? policy.defaults.scaleDownDelay;
 
-export const cooldownOf = (policy: Policy, rule: Rule): number => rule.cooldown ?? policy.defaults.cooldown;
+export const cooldownOf = (policy: Policy, rule: { cooldown?: number | undefined }): number => rule.cooldown ?? policy.defaults.cooldown;
+
+/** The metric rules of one target. */
+export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] => policy.metricRules.filter((r) => r.target === targetId);

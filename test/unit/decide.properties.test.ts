@@ -15,7 +15,7 @@ const eventArb = (targetId: string) => {
     ...policy.vetoes.filter((v) => v.targets.includes(targetId)).map((v) => ({ id: v.id, alert: v.alert }))];
   const alertEvent = fc.record({
     kind: fc.constant('alert' as const),
-    rule: fc.constantFrom(...rules),
+    rule: fc.constantFrom(...(rules.length ? rules : [{ id: 'none', alert: 'None' }])),
     firing: fc.boolean(),
     value: fc.option(fc.integer({ min: 0, max: 500 }), { nil: undefined }),
   });
@@ -28,9 +28,18 @@ const eventArb = (targetId: string) => {
     { action: 'resume' },
     { action: 'evaluateNow' },
   );
+  const metricRules = policy.metricRules.filter((r) => r.target === targetId).map((r) => r.id);
+  const metricEvent = fc.record({
+    kind: fc.constant('metric' as const),
+    rule: fc.constantFrom(...(metricRules.length ? metricRules : ['none'])),
+    value: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+    idle: fc.boolean(),
+  });
+  const tickEvent = fc.record({ kind: fc.constant('tick' as const) });
+  const emergencyEvent = fc.record({ kind: fc.constant('emergency' as const), command });
   return fc.record({
     gapSeconds: fc.integer({ min: 0, max: 3 * 3600 }),
-    event: fc.oneof(alertEvent, fc.record({ kind: fc.constant('tick' as const) }), fc.record({ kind: fc.constant('emergency' as const), command })),
+    event: rules.length > 0 ? fc.oneof(alertEvent, metricEvent, tickEvent, emergencyEvent) : fc.oneof(metricEvent, tickEvent, emergencyEvent),
   });
 };
 
@@ -39,6 +48,7 @@ type Step = ReturnType<typeof eventArb> extends fc.Arbitrary<infer T> ? T : neve
 const intentFor = (targetId: string, step: number, at: number, e: Step['event']): Intent => {
   const base = { id: `i-${step}`, target: targetId, createdAt: new Date(at).toISOString(), alerts: [] };
   if (e.kind === 'tick') return { ...base, source: 'tick' };
+  if (e.kind === 'metric') return { ...base, source: 'tick', metrics: [{ rule: e.rule, idle: e.idle, ...(e.value !== undefined ? { value: e.value } : {}) }] };
   if (e.kind === 'emergency') return { ...base, source: 'emergency', command: e.command, reason: 'property test' };
   return {
     ...base,
@@ -81,13 +91,13 @@ describe('Property: decide', () => {
     );
   });
 
-  it('never acts twice on an alert inside the cooldown of the rule that acted', () => {
+  it('never acts twice on a rule inside the cooldown of the rule that acted', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         let lastScaleAt: number | undefined;
         for (const { at, decision } of run(s)) {
           if (decision.verdict !== 'scale') continue;
-          const rule = policy.rules.find((r) => r.id === decision.rule);
+          const rule = [...policy.rules, ...policy.metricRules].find((r) => r.id === decision.rule);
           const code = decision.reasons[0]?.code;
           if (rule && (code === 'ScaleUp' || code === 'ScaleDown') && lastScaleAt !== undefined) {
             expect((at - lastScaleAt) / 1000).toBeGreaterThanOrEqual(cooldownOf(policy, rule));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../shared/domain/decide.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
+import { ruleSchema } from '../../shared/domain/policy.ts';
 import type { ReasonCode } from '../../shared/domain/reasons.ts';
 import type { TargetState } from '../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
@@ -189,18 +190,39 @@ const rows: Row[] = [
     expected: { verdict: 'scale', from: 2, to: 3, code: 'ScaleUp', rule: 'hsof-gpu-busy' },
   },
   {
-    case: 'training workers scale from zero, one per pending job (proportional)',
+    case: 'training workers scale from zero at the first pending job, one per job',
     state: stateOf('training-workers', { desired: 0 }),
-    intent: alertIntent('training-workers', [alert('TrainingJobsPending', ['training-jobs-pending'], { value: 3 })], et('2026-11-23T10:00:00')),
+    intent: { ...tickIntent('training-workers', et('2026-11-23T10:00:00')), metrics: [{ rule: 'training-queue', value: 3, idle: false }] },
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'scale', from: 0, to: 3, code: 'ScaleUp', rule: 'training-jobs-pending' },
+    expected: { verdict: 'scale', from: 0, to: 3, code: 'ScaleUp', rule: 'training-queue' },
   },
   {
-    case: 'training workers idle: scale to zero in one move',
+    case: 'an empty queue keeps the training workers until it stayed empty for 30m',
     state: stateOf('training-workers', { desired: 4, lastUpAt: et('2026-11-23T08:00:00').toISOString() }),
-    intent: alertIntent('training-workers', [alert('TrainingWorkersIdle', ['training-idle'])], et('2026-11-23T10:00:00')),
+    intent: { ...tickIntent('training-workers', et('2026-11-23T10:00:00')), metrics: [{ rule: 'training-queue', value: 0, idle: false }] },
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'scale', from: 4, to: 0, code: 'ScaleDown', rule: 'training-idle' },
+    expected: { verdict: 'none', from: 4, to: 4, code: 'WaitingForIdle' },
+  },
+  {
+    case: 'the queue stayed empty for the idle period: training workers to zero in one move',
+    state: stateOf('training-workers', { desired: 4, lastUpAt: et('2026-11-23T08:00:00').toISOString() }),
+    intent: { ...tickIntent('training-workers', et('2026-11-23T10:00:00')), metrics: [{ rule: 'training-queue', value: 0, idle: true }] },
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'scale', from: 4, to: 0, code: 'ScaleDown', rule: 'training-queue' },
+  },
+  {
+    case: 'a gap in the queue metric never scales down',
+    state: stateOf('training-workers', { desired: 4, lastUpAt: et('2026-11-23T08:00:00').toISOString() }),
+    intent: { ...tickIntent('training-workers', et('2026-11-23T10:00:00')), metrics: [{ rule: 'training-queue', idle: false }] },
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'none', from: 4, to: 4, code: 'MetricMissing' },
+  },
+  {
+    case: 'CloudWatch throttled: the training workers stay as they are, with the reason',
+    state: stateOf('training-workers', { desired: 4 }),
+    intent: { ...tickIntent('training-workers', et('2026-11-23T10:00:00')), metrics: [{ rule: 'training-queue', error: 'ThrottlingException: Rate exceeded' }] },
+    now: et('2026-11-23T10:00:00'),
+    expected: { verdict: 'none', from: 4, to: 4, code: 'MetricUnavailable' },
   },
   {
     case: 'a resolved notice removes the alert: nothing left to act on',
@@ -221,9 +243,21 @@ describe('Function: decide', () => {
       verdict: decision.verdict,
       from: decision.from,
       to: decision.to,
-      code: decision.reasons[0]?.code,
+      code: decision.reasons.find((r) => r.code !== 'NoChange')?.code,
       rule: decision.rule,
     }).toEqual({ rule: undefined, ...expected });
+  });
+
+  it('sizes a workload in proportion to the value an alert carries (HPA formula)', () => {
+    // Prepare: worker-llm targets 30 queued tasks per replica, as the seed's HPA does
+    const proportional = { ...policy, rules: [...policy.rules, ruleSchema.parse({ id: 'llm-queue-per-replica', alert: 'LLMQueueLength', target: 'worker-llm', action: { type: 'proportional', targetValue: 30 } })] };
+    const now = et('2026-11-23T10:00:00');
+
+    // Act
+    const decision = decide(proportional, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent: alertIntent('worker-llm', [alert('LLMQueueLength', ['llm-queue-per-replica'], { value: 90 })], now) }, now);
+
+    // Assess: ceil(2 x 90 / 30) = 6
+    expect(decision).toMatchObject({ verdict: 'scale', from: 2, to: 6, rule: 'llm-queue-per-replica' });
   });
 
   it('explains a held scale-up with the time left in the cooldown', () => {

@@ -106,6 +106,22 @@ describe('Class: LocalAutoscaler', () => {
     expect(autoscaler.cluster.snapshot().app?.desired).toBe(10);
   });
 
+  it('scales the training workers and their GPU pool from the job queue metric', async () => {
+    // Prepare
+    await autoscaler.tick();
+    const depth = (value: number) =>
+      post('/metrics', { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: 'tensafe-training-jobs' }, value });
+
+    // Act: six training jobs wait
+    await depth(6);
+    clock.advance(60);
+    await autoscaler.tick();
+    await autoscaler.tick();
+
+    // Assess: 6 workers; the pool grows to carry 4 + 2 + 6 GPUs on 4-GPU nodes
+    expect(autoscaler.cluster.snapshot()).toMatchObject({ 'training-workers': { desired: 6 }, 'gpu-pool': { desired: 3 } });
+  });
+
   it.each([
     { case: 'empty body', body: '', status: 400, error: 'empty body' },
     { case: 'not JSON', body: '{"version":', status: 400, error: 'body is not JSON' },

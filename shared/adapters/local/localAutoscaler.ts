@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 import { type Decision, describeDecision } from '../../domain/decision.ts';
 import type { Policy } from '../../domain/policy.ts';
 import { applyIntent, type WorkerDeps } from '../../app/applyIntent.ts';
@@ -11,7 +12,24 @@ import { BadRequestError, RetryableScalingError } from '../../errors.ts';
 import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
 import type { Clock, EventSink, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
+import { MemoryMetricSource } from './memoryMetricSource.ts';
 import { DEFAULT_SIMULATION, SimulatedCluster, type SimulationOptions } from './simulatedCluster.ts';
+
+/** A datapoint for the local metric source, as PutMetricData would carry it. */
+const metricPointSchema = z.strictObject({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  dimensions: z.record(z.string(), z.string()).default({}),
+  value: z.number().finite(),
+});
+
+const parseJson = (body: string): unknown => {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new BadRequestError('body is not JSON');
+  }
+};
 
 export interface LocalOptions {
   policy: Policy;
@@ -33,6 +51,7 @@ export interface LocalOptions {
 export class LocalAutoscaler {
   public readonly queue: MemoryFifoQueue;
   public readonly cluster: SimulatedCluster;
+  public readonly metrics = new MemoryMetricSource();
   public readonly decisions: Decision[] = [];
   readonly #worker: WorkerDeps;
   #server?: Server;
@@ -77,7 +96,7 @@ export class LocalAutoscaler {
   }
 
   public async tick(): Promise<TickSummary> {
-    const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock });
+    const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock, metrics: this.metrics });
     await this.drain();
     return summary;
   }
@@ -98,13 +117,7 @@ export class LocalAutoscaler {
         return { statusCode: 200, body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot() } };
       }
       if (method === 'POST' && path === '/emergency') {
-        let request: unknown;
-        try {
-          request = JSON.parse(body);
-        } catch {
-          throw new BadRequestError('body is not JSON');
-        }
-        const outcomes = await emergency(policy, parseEmergencyRequest(request), {
+        const outcomes = await emergency(policy, parseEmergencyRequest(parseJson(body)), {
           queue: this.queue,
           store,
           clock,
@@ -115,7 +128,13 @@ export class LocalAutoscaler {
         return { statusCode: 200, body: { outcomes } };
       }
       if (method === 'POST' && path === '/tick') return { statusCode: 200, body: { ...(await this.tick()) } };
-      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, POST /emergency, POST /tick`, 404);
+      if (method === 'POST' && path === '/metrics') {
+        const point = metricPointSchema.safeParse(parseJson(body));
+        if (!point.success) throw new BadRequestError(`expected {"namespace","name","dimensions","value"}: ${point.error.issues[0]?.message}`);
+        this.metrics.put(point.data, point.data.value, clock.now());
+        return { statusCode: 200, body: { recorded: point.data, at: clock.now().toISOString() } };
+      }
+      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, POST /emergency, POST /tick, POST /metrics`, 404);
     } catch (error) {
       const result = errorResult(error);
       if (result.statusCode >= 500) this.options.print(`${method} ${path} failed: ${(error as Error).stack ?? String(error)}`);

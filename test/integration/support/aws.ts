@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
@@ -33,6 +34,7 @@ export const emulatorClients = () => {
     sqs: counted(new SQSClient(config)),
     eks: counted(new EKSClient(config)),
     events: counted(new EventBridgeClient(config)),
+    cloudWatch: counted(new CloudWatchClient(config)),
     calls,
     resetCalls: () => {
       for (const key of Object.keys(calls)) delete calls[key];

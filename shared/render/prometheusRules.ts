@@ -1,0 +1,197 @@
+import { Document, isMap, isSeq } from 'yaml';
+import { formatDuration } from '../domain/duration.ts';
+import { matches } from '../domain/matching.ts';
+import { type Action, cooldownOf, type NodeGroupTarget, type Policy, type Rule, type Veto } from '../domain/policy.ts';
+
+/**
+ * The label naming the scaler target(s) on every rendered rule. The scaler itself matches on
+ * `alertname` and the policy's matchers; this one is for the Alertmanager route to group by.
+ */
+export const TARGET_LABEL = 'autoscaler_target';
+
+/** The scaler's own alerts, named as in the scaling controller runbook; they scale nothing. */
+export const SELF_ALERTS = {
+  gpuPoolIdle: 'scaling_gpu_pool_idle',
+  evaluationsStalled: 'scaling_controller_evaluations_stalled',
+} as const;
+
+const GROUP_PREFIX = 'gpu-autoscaler';
+
+// The tick runs every minute: ten minutes without an evaluation is a stall, not a slow tick.
+const STALL_WINDOW = '10m';
+const STALL_FOR = '5m';
+// The scaler shrinks an idle pool on the first tick after `idleAfter`, and nodes take minutes to go.
+const IDLE_SLACK_SECONDS = 600;
+const DEFAULT_IDLE_AFTER_SECONDS = 3600;
+
+export interface RenderOptions {
+  /** Where the policy came from, named in the header. */
+  source: string;
+}
+
+export interface PrometheusRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+interface RenderedRule {
+  rule: PrometheusRule;
+  /** Why the rendered labels alone may not select the rule; written above it. */
+  notes: string[];
+}
+
+interface RuleGroup {
+  name: string;
+  rules: RenderedRule[];
+}
+
+const describeAction = (action: Action): string => {
+  switch (action.type) {
+    case 'step':
+      return action.by > 0 ? `+${action.by}` : `${action.by}`;
+    case 'multiply':
+      return `x${action.factor}`;
+    case 'setAtLeast':
+      return `to at least ${action.replicas}`;
+    case 'proportional':
+      return `to ceil(current x ${action.valueFrom} / ${action.targetValue})`;
+  }
+};
+
+/**
+ * The labels that make the scaler's matchers select the alert: every equality matcher becomes a
+ * label, on top of the `prometheus.labels` the policy gives. A matcher the labels do not satisfy
+ * (a regex, or a label the expression's series must carry) is reported, not guessed.
+ */
+const labelsFor = (item: Rule | Veto, targets: string): { labels: Record<string, string>; notes: string[] } => {
+  const given = item.prometheus?.labels ?? {};
+  const notes: string[] = [];
+  const derived: Record<string, string> = {};
+  for (const matcher of item.matchers) {
+    // The alert name is the rule's `alert`, never a label of its own.
+    if (matcher.op !== '=' || matcher.label === 'alertname') continue;
+    const stated = given[matcher.label];
+    if (stated !== undefined && stated !== matcher.value) {
+      notes.push(`prometheus.labels.${matcher.label} "${stated}" contradicts matcher ${matcher.text}; rendered the matcher's value`);
+    }
+    derived[matcher.label] = matcher.value;
+  }
+  const labels = { ...given, ...derived, [TARGET_LABEL]: targets };
+  const unmet = item.matchers.filter((m) => !matches(m, { ...labels, alertname: item.alert }));
+  for (const matcher of unmet) {
+    notes.push(`matcher ${matcher.text} is not implied by these labels: the series of expr must carry a label that satisfies it`);
+  }
+  return { labels, notes };
+};
+
+const fromRule = (policy: Policy, rule: Rule): RenderedRule | undefined => {
+  if (!rule.prometheus) return undefined;
+  const { labels, notes } = labelsFor(rule, rule.target);
+  const action = rule.action;
+  const summary = `${rule.alert}: scale ${rule.target} ${describeAction(action)} (rule ${rule.id}, cooldown ${formatDuration(cooldownOf(policy, rule))})`;
+  const annotations: Record<string, string> = {
+    summary: rule.prometheus.summary ?? summary,
+    ...(rule.description ? { description: rule.description } : {}),
+    // A proportional rule reads the observed value from this annotation.
+    ...(action.type === 'proportional' ? { [action.valueFrom]: '{{ $value }}' } : {}),
+  };
+  return { rule: { alert: rule.alert, expr: rule.prometheus.expr, for: rule.prometheus.for, labels, annotations }, notes };
+};
+
+const fromVeto = (veto: Veto): RenderedRule | undefined => {
+  if (!veto.prometheus) return undefined;
+  const { labels, notes } = labelsFor(veto, veto.targets.join(','));
+  const summary = `${veto.alert}: blocks scale-${veto.blocks} of ${veto.targets.join(', ')} while firing (veto ${veto.id})`;
+  const annotations: Record<string, string> = {
+    summary: veto.prometheus.summary ?? summary,
+    ...(veto.description ? { description: veto.description } : {}),
+  };
+  return { rule: { alert: veto.alert, expr: veto.prometheus.expr, for: veto.prometheus.for, labels, annotations }, notes };
+};
+
+const gpuPools = (policy: Policy): NodeGroupTarget[] =>
+  policy.targets.filter((t): t is NodeGroupTarget => t.kind === 'eks-nodegroup' && t.gpusPerNode > 0);
+
+/** `scaling_gpu_pool_idle`: GPU nodes above the pools' minimum with no training job waiting, longer than the scaler should take to shrink them. */
+const gpuPoolIdleRule = (pools: readonly NodeGroupTarget[]): RenderedRule => {
+  const floor = pools.reduce((sum, pool) => sum + pool.min, 0);
+  const idleAfter = Math.max(...pools.map((pool) => pool.idleAfter ?? DEFAULT_IDLE_AFTER_SECONDS));
+  const holdFor = formatDuration(idleAfter + IDLE_SLACK_SECONDS);
+  return {
+    rule: {
+      alert: SELF_ALERTS.gpuPoolIdle,
+      expr: `sum(scaling_gpu_nodes) > ${floor} and on() sum(scaling_pending_training_jobs) == 0`,
+      for: holdFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: `GPU nodes above the pools' minimum of ${floor} with no pending training job for ${holdFor}`,
+        description:
+          'The scaler should have shrunk the pool after idleAfter. Compare scaling_gpu_nodes with the node group, ' +
+          'then run the emergency deprovisionPool command if it is still up.',
+      },
+    },
+    notes: [],
+  };
+};
+
+/** `scaling_controller_evaluations_stalled`: the minute tick has stopped evaluating. */
+const evaluationsStalledRule = (): RenderedRule => ({
+  rule: {
+    alert: SELF_ALERTS.evaluationsStalled,
+    expr: `sum(increase(scaling_evaluations_total[${STALL_WINDOW}])) == 0`,
+    for: STALL_FOR,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: `No scaling evaluation for ${STALL_WINDOW}: schedules, alert expiry and GPU idleness are not re-evaluated`,
+      description: 'Check the schedule-tick function: its EventBridge schedule, errors and throttles in its logs.',
+    },
+  },
+  notes: [],
+});
+
+const ruleGroups = (policy: Policy): RuleGroup[] => {
+  const byTarget = policy.targets.map((target) => ({
+    name: `${GROUP_PREFIX}.${target.id}`,
+    rules: policy.rules.filter((r) => r.target === target.id).flatMap((r) => fromRule(policy, r) ?? []),
+  }));
+  const vetoes = { name: `${GROUP_PREFIX}.vetoes`, rules: policy.vetoes.flatMap((v) => fromVeto(v) ?? []) };
+  const pools = gpuPools(policy);
+  const self = { name: `${GROUP_PREFIX}.self`, rules: [...(pools.length > 0 ? [gpuPoolIdleRule(pools)] : []), evaluationsStalledRule()] };
+  return [...byTarget, vetoes, self].filter((group) => group.rules.length > 0);
+};
+
+const header = (policy: Policy, options: RenderOptions): string => {
+  const missing = [...policy.rules, ...policy.vetoes].filter((item) => !item.prometheus).map((item) => item.id);
+  return [
+    ` Prometheus alerting rules for gpu-autoscaler, rendered from ${options.source} by \`npm run render\`.`,
+    ' Do not edit: change the policy and render again, so that each threshold lives in one place.',
+    ` Every rule carries the labels its policy matchers select on, and ${TARGET_LABEL}, which the`,
+    ' Alertmanager route groups by. The last group holds the scaler\'s own alerts; they scale nothing.',
+    ' Check with `promtool check rules <this file>`.',
+    ...(missing.length > 0 ? [` Not rendered (no prometheus block; define these alerts yourself): ${missing.join(', ')}.`] : []),
+  ].join('\n');
+};
+
+/** The Prometheus rule file for a policy: one group per target, then the vetoes, then the scaler's own alerts. */
+export const renderPrometheusRules = (policy: Policy, options: RenderOptions): string => {
+  const groups = ruleGroups(policy);
+  // Prometheus reads YAML 1.1, where a bare `yes` or `on` is a boolean: 1.1 quotes such label values.
+  const doc = new Document({ groups: groups.map((g) => ({ name: g.name, rules: g.rules.map((r) => r.rule) })) }, { version: '1.1' });
+  doc.commentBefore = header(policy, options);
+  const groupNodes = doc.get('groups');
+  if (isSeq(groupNodes)) {
+    groups.forEach((group, g) => {
+      const groupNode = groupNodes.items[g];
+      const ruleNodes = isMap(groupNode) ? groupNode.get('rules') : undefined;
+      if (!isSeq(ruleNodes)) return;
+      group.rules.forEach((rendered, r) => {
+        const node = ruleNodes.items[r];
+        if (rendered.notes.length > 0 && isMap(node)) node.commentBefore = rendered.notes.map((n) => ` note: ${n}`).join('\n');
+      });
+    });
+  }
+  return doc.toString({ lineWidth: 0 });
+};
