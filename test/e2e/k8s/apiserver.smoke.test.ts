@@ -1,0 +1,180 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiException,
+  AppsV1Api,
+  AuthenticationV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKubeApiServer } from './setup/kubeApiServer.ts';
+import type { KubeApiServer } from './setup/kubeApiServer.ts';
+
+const RBAC_YAML = join(dirname(fileURLToPath(import.meta.url)), '../../../infra/k8s/rbac.yaml');
+const BOUND_NS = 'ml';
+const UNBOUND_NS = 'other';
+const NAME = 'worker-llm';
+
+// client-node 1.x picks the first content type a patch endpoint accepts, which is JSON Patch;
+// the scaler sends merge patches, so every patch call carries this.
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+const deployment = (namespace: string): V1Deployment => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: NAME, namespace, labels: { app: NAME } },
+  spec: {
+    replicas: 2,
+    selector: { matchLabels: { app: NAME } },
+    template: {
+      metadata: { labels: { app: NAME } },
+      spec: { containers: [{ name: 'worker', image: 'registry.invalid/worker-llm:1' }] },
+    },
+  },
+});
+
+const hpa = (namespace: string): V2HorizontalPodAutoscaler => ({
+  apiVersion: 'autoscaling/v2',
+  kind: 'HorizontalPodAutoscaler',
+  metadata: { name: NAME, namespace },
+  spec: {
+    scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: NAME },
+    minReplicas: 1,
+    maxReplicas: 8,
+    metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+  },
+});
+
+/** The HTTP status a call ends with, so denials read as plain numbers in assertions. */
+const statusOf = async (call: Promise<unknown>): Promise<number> => {
+  try {
+    await call;
+    return 200;
+  } catch (error) {
+    if (error instanceof ApiException) return error.code;
+    throw error;
+  }
+};
+
+describe('kube-apiserver with the scaler RBAC', () => {
+  let kube: KubeApiServer | undefined;
+  let admin: { core: CoreV1Api; apps: AppsV1Api; hpa: AutoscalingV2Api };
+  let scaler: { apps: AppsV1Api; hpa: AutoscalingV2Api; authn: AuthenticationV1Api };
+
+  beforeAll(async () => {
+    const started = Date.now();
+    kube = await startKubeApiServer();
+    process.stderr.write(`[apiserver.smoke] server up in ${Date.now() - started} ms (includes any build)\n`);
+
+    const adminKc = kube.kubeConfig(kube.adminToken);
+    admin = {
+      core: adminKc.makeApiClient(CoreV1Api),
+      apps: adminKc.makeApiClient(AppsV1Api),
+      hpa: adminKc.makeApiClient(AutoscalingV2Api),
+    };
+    const scalerKc = kube.kubeConfig(kube.scalerToken);
+    scaler = {
+      apps: scalerKc.makeApiClient(AppsV1Api),
+      hpa: scalerKc.makeApiClient(AutoscalingV2Api),
+      authn: scalerKc.makeApiClient(AuthenticationV1Api),
+    };
+
+    for (const namespace of [BOUND_NS, UNBOUND_NS]) {
+      await admin.core.createNamespace({ body: { metadata: { name: namespace } } });
+    }
+    const objects = KubernetesObjectApi.makeApiClient(adminKc);
+    const docs: KubernetesObject[] = loadAllYaml(await readFile(RBAC_YAML, 'utf8'));
+    expect(docs.map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual([
+      `Role/${BOUND_NS}`,
+      `RoleBinding/${BOUND_NS}`,
+    ]);
+    for (const doc of docs) await objects.create(doc);
+
+    // Both namespaces hold the same objects, so a denial in `other` can only come from RBAC.
+    for (const namespace of [BOUND_NS, UNBOUND_NS]) {
+      await admin.apps.createNamespacedDeployment({ namespace, body: deployment(namespace) });
+      await admin.hpa.createNamespacedHorizontalPodAutoscaler({ namespace, body: hpa(namespace) });
+    }
+  });
+
+  afterAll(async () => {
+    await kube?.stop();
+  });
+
+  it('authenticates the scaler token as gpu-autoscaler with no groups of its own', async () => {
+    const review = await scaler.authn.createSelfSubjectReview({ body: {} });
+    expect(review.status?.userInfo?.username).toBe('gpu-autoscaler');
+    expect(review.status?.userInfo?.groups).toEqual(['system:authenticated']);
+  });
+
+  it('lets the scaler read and merge-patch the deployment scale subresource in its namespace', async () => {
+    const before = await scaler.apps.readNamespacedDeploymentScale({ name: NAME, namespace: BOUND_NS });
+    expect(before.spec?.replicas).toBe(2);
+
+    const after = await scaler.apps.patchNamespacedDeploymentScale(
+      { name: NAME, namespace: BOUND_NS, body: { spec: { replicas: 5 } } },
+      mergePatch,
+    );
+    expect(after.spec?.replicas).toBe(5);
+
+    const stored = await admin.apps.readNamespacedDeployment({ name: NAME, namespace: BOUND_NS });
+    expect(stored.spec?.replicas).toBe(5);
+  });
+
+  it('rejects an object body sent with the default patch content type', async () => {
+    // Pins the reason `mergePatch` exists: without it the body goes out as JSON Patch, which must be an array.
+    const status = await statusOf(
+      scaler.apps.patchNamespacedDeploymentScale({ name: NAME, namespace: BOUND_NS, body: { spec: { replicas: 7 } } }),
+    );
+    expect(status).toBe(400);
+  });
+
+  it('lets the scaler get the deployment but not change it directly', async () => {
+    const got = await scaler.apps.readNamespacedDeployment({ name: NAME, namespace: BOUND_NS });
+    expect(got.metadata?.name).toBe(NAME);
+    const newImage = { spec: { template: { spec: { containers: [{ name: 'worker', image: 'evil' }] } } } };
+    const status = await statusOf(
+      scaler.apps.patchNamespacedDeployment({ name: NAME, namespace: BOUND_NS, body: newImage }, mergePatch),
+    );
+    expect(status).toBe(403);
+  });
+
+  it('lets the scaler merge-patch the HPA minReplicas in its namespace', async () => {
+    const patched = await scaler.hpa.patchNamespacedHorizontalPodAutoscaler(
+      { name: NAME, namespace: BOUND_NS, body: { spec: { minReplicas: 3 } } },
+      mergePatch,
+    );
+    expect(patched.spec?.minReplicas).toBe(3);
+    expect(patched.spec?.maxReplicas).toBe(8);
+
+    const stored = await admin.hpa.readNamespacedHorizontalPodAutoscaler({ name: NAME, namespace: BOUND_NS });
+    expect(stored.spec?.minReplicas).toBe(3);
+  });
+
+  it('forbids the same calls in a namespace without a RoleBinding', async () => {
+    const where = { name: NAME, namespace: UNBOUND_NS };
+    expect(await statusOf(scaler.apps.readNamespacedDeploymentScale(where))).toBe(403);
+    expect(
+      await statusOf(
+        scaler.apps.patchNamespacedDeploymentScale({ ...where, body: { spec: { replicas: 5 } } }, mergePatch),
+      ),
+    ).toBe(403);
+    expect(
+      await statusOf(
+        scaler.hpa.patchNamespacedHorizontalPodAutoscaler({ ...where, body: { spec: { minReplicas: 3 } } }, mergePatch),
+      ),
+    ).toBe(403);
+
+    const untouched = await admin.apps.readNamespacedDeploymentScale(where);
+    expect(untouched.spec?.replicas).toBe(2);
+    const untouchedHpa = await admin.hpa.readNamespacedHorizontalPodAutoscaler(where);
+    expect(untouchedHpa.spec?.minReplicas).toBe(1);
+  });
+});
