@@ -78,6 +78,8 @@ const workloadCommon = {
   namespace: z.string().min(1),
   name: z.string().min(1),
   gpusPerReplica: z.number().int().nonnegative().default(0),
+  /** The EKS cluster; defaults to the pool's, or to the only cluster the policy names. */
+  cluster: z.string().min(1).optional(),
   /** The `eks-nodegroup` target whose GPUs this workload's pods run on. */
   pool: idSchema.optional(),
 };
@@ -305,6 +307,16 @@ export const policySchema = z
       }
     });
 
+    const clusters = new Set(policy.targets.flatMap((t) => (t.kind === 'eks-nodegroup' ? [t.cluster] : [])));
+    policy.targets.forEach((target, index) => {
+      if (target.kind === 'eks-nodegroup' || target.cluster !== undefined || target.pool !== undefined || clusters.size === 1) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targets', index, 'cluster'],
+        message: `name the EKS cluster of "${target.id}": the policy names ${clusters.size === 0 ? 'no cluster' : `several (${[...clusters].join(', ')})`}`,
+      });
+    });
+
     const checkTarget = (id: string, path: (string | number)[]) => {
       if (!targets.has(id)) ctx.addIssue({ code: 'custom', path, message: `unknown target "${id}"` });
     };
@@ -389,6 +401,16 @@ export const rulesOf = (policy: Policy, targetId: string): ReadonlyMap<string, R
     ruleIndex.set(policy, index);
   }
   return index.get(targetId) ?? new Map();
+};
+
+/** The EKS cluster a workload runs in: its own, its pool's, or the policy's only one. */
+export const clusterOf = (policy: Policy, target: WorkloadTarget): string => {
+  if (target.cluster) return target.cluster;
+  const pool = target.pool === undefined ? undefined : targetById(policy, target.pool);
+  if (pool?.kind === 'eks-nodegroup') return pool.cluster;
+  const only = policy.targets.find((t): t is NodeGroupTarget => t.kind === 'eks-nodegroup');
+  if (!only) throw new Error(`no cluster for "${target.id}"`);
+  return only.cluster;
 };
 
 export const scaleDownDelayOf = (policy: Policy, target: Target): number =>
