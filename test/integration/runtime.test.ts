@@ -1,7 +1,27 @@
 import { ResourceInUseException } from '@aws-sdk/client-eks';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
+import { logger } from '../../shared/observability.ts';
 import { deploy, TOKEN } from './support/deployment.ts';
+
+/** Runs `fn` with INFO logging and returns the structured log lines it wrote. */
+const captureLogs = async (fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> => {
+  const lines: Record<string, unknown>[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const level = logger.getLevelName();
+  logger.setLogLevel('INFO');
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    for (const line of String(chunk).split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await fn();
+  } finally {
+    process.stdout.write = write;
+    logger.setLogLevel(level);
+  }
+  return lines;
+};
 
 const podsPending = (fingerprint = 'gpu1', startsAt = '2026-11-23T15:00:00.000Z') =>
   JSON.stringify(webhookPayload([{ alertname: 'GPUPodsPending', labels: { nodegroup: 'gpu-workers' }, fingerprint, startsAt }]));
@@ -13,7 +33,10 @@ describe('AWS runtime on the emulator', () => {
     world.clients.resetCalls();
 
     // Act
-    const response = await world.post(podsPending());
+    let response = { statusCode: 0, body: '' } as Awaited<ReturnType<typeof world.post>>;
+    const webhookLines = await captureLogs(async () => {
+      response = await world.post(podsPending());
+    });
 
     // Assess: acknowledged only once queued; the webhook writes no state
     expect(response.statusCode).toBe(200);
@@ -23,13 +46,23 @@ describe('AWS runtime on the emulator', () => {
 
     // Act
     world.clients.resetCalls();
-    const pumped = await world.pump();
+    let pumped = { processed: 0, failed: 0 };
+    const lines = await captureLogs(async () => {
+      pumped = await world.pump();
+    });
 
     // Assess: one state read, one scaling call, one state write for the applied intent
     expect(pumped).toEqual({ processed: 1, failed: 0 });
     expect(await world.nodegroupSize()).toBe(2);
     expect(world.clients.calls).toMatchObject({ GetParametersCommand: 1, UpdateNodegroupConfigCommand: 1, PutParameterCommand: 1, PutEventsCommand: 1 });
     expect(await world.state('gpu-pool')).toMatchObject({ desired: 2, generation: 1, history: [{ from: 1, to: 2, code: 'ScaleUp' }] });
+
+    // Assess: the logs follow the alert by its fingerprint and intent id, from payload to node group
+    const queued = webhookLines.find((l) => l.message === 'alert queued');
+    expect(queued).toMatchObject({ fingerprint: 'gpu1', target: 'gpu-pool', alertname: 'GPUPodsPending' });
+    expect(lines.find((l) => l.intentId === queued?.intentId)).toMatchObject({
+      message: 'gpu-pool scale 1 -> 2: ScaleUp', target: 'gpu-pool', fingerprints: ['gpu1'], from: 1, to: 2,
+    });
   });
 
   it('sends one SendMessageBatch per 10 intents', async () => {
