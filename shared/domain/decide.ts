@@ -590,7 +590,8 @@ export const decide = (policy: Policy, prior: TargetState | undefined, input: De
     } else {
       const proposal = emergencyProposal(command, ctx, by);
       if (!proposal) throw new Error(`emergency ${command.action} does not apply to ${target.kind} target "${target.id}"`);
-      return finish(ctx, priorState, base, proposal, leading, trailing, state);
+      // GPUs are not a soft bound: an emergency scale-up still asks the pool for its nodes first.
+      return finish(ctx, priorState, base, applyGpuCapacity(proposal, ctx), leading, trailing, state);
     }
   }
 

@@ -325,6 +325,21 @@ describe('Function: decide', () => {
     expect(decision.state.desired).toBe(6);
   });
 
+  it('asks the GPU pool for nodes before an emergency doubling of worker-llm', () => {
+    // Prepare: worker-llm 3 + worker-rl 1 on one 4-GPU node
+    const now = et('2026-11-23T10:00:00');
+    const pool = policy.targets.find((t) => t.id === 'gpu-pool');
+    const member = (id: string, desired: number) => ({ target: policy.targets.find((t) => t.id === id) as never, desired });
+    if (pool?.kind !== 'eks-nodegroup') throw new Error('policy.yaml has no gpu-pool');
+    const gpu = { pool, poolDesired: 1, members: [member('worker-llm', 3), member('worker-rl', 1), member('training-workers', 0)] };
+
+    // Act
+    const decision = decide(policy, stateOf('worker-llm', { desired: 3 }), { intent: emergencyIntent('worker-llm', { action: 'double' }, now), gpu }, now);
+
+    // Assess: 6 + 1 GPUs need 2 nodes
+    expect(decision).toMatchObject({ verdict: 'scale', from: 3, to: 6, followUps: [{ target: 'gpu-pool', ensureAtLeast: 2 }] });
+  });
+
   it('pauses with an expiry and resumes on command', () => {
     // Prepare
     const now = et('2026-11-23T10:00:00');
