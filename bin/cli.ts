@@ -1,11 +1,14 @@
 #!/usr/bin/env -S npx tsx
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FileStateStore } from '../shared/adapters/local/fileStateStore.ts';
 import { LocalAutoscaler } from '../shared/adapters/local/localAutoscaler.ts';
 import type { Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
 import type { Clock } from '../shared/ports.ts';
+import { EXAMPLE_RECEIVER, renderAlertmanagerConfig } from '../shared/render/alertmanagerConfig.ts';
+import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 
 const USAGE = `Usage:
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
@@ -14,6 +17,9 @@ const USAGE = `Usage:
       --speed 60 makes one simulated minute pass every real second (demo clock).
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
+  gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
+      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml and the
+      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml.
 `;
 
 /** A clock that starts at `startAt` and runs `speed` times faster than real time. */
@@ -110,6 +116,36 @@ const validate = (args: string[]): void => {
   process.stdout.write(`${path}: valid: ${summarize(policy)}\n`);
 };
 
+const render = async (args: string[]): Promise<void> => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policy: { type: 'string', default: 'policy.yaml' },
+      out: { type: 'string', default: 'infra' },
+      'webhook-url': { type: 'string', default: EXAMPLE_RECEIVER.webhookUrl },
+      'credentials-file': { type: 'string', default: EXAMPLE_RECEIVER.credentialsFile },
+    },
+  });
+  const webhookUrl = values['webhook-url'];
+  if (!URL.canParse(webhookUrl)) {
+    process.stderr.write(`--webhook-url must be an absolute URL, got "${webhookUrl}"\n${USAGE}`);
+    process.exit(2);
+  }
+  const policy = load(values.policy);
+  const files = [
+    { path: join(values.out, 'prometheus', 'gpu-autoscaler.rules.yml'), text: renderPrometheusRules(policy, { source: values.policy }) },
+    {
+      path: join(values.out, 'alertmanager', 'gpu-autoscaler.yml'),
+      text: renderAlertmanagerConfig(policy, { source: values.policy, webhookUrl, credentialsFile: values['credentials-file'] }),
+    },
+  ];
+  for (const file of files) {
+    await mkdir(dirname(file.path), { recursive: true });
+    await writeFile(file.path, file.text);
+    process.stdout.write(`wrote ${file.path}\n`);
+  }
+};
+
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'start':
@@ -117,6 +153,9 @@ switch (command) {
     break;
   case 'validate':
     validate(rest);
+    break;
+  case 'render':
+    await render(rest);
     break;
   default:
     process.stdout.write(USAGE);

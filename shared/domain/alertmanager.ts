@@ -1,8 +1,13 @@
 import { z } from 'zod';
 
-const timestampSchema = z
-  .string()
-  .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'expected an RFC 3339 timestamp' });
+// Intents and target state keep startsAt in UTC, where their schemas allow years 0000-9999 only:
+// a time that parses but lands outside them (9999-12-31T23:30:00-01:00) would fail the worker on every delivery.
+const isStorableTime = (text: string): boolean => {
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && /^\d{4}-/.test(new Date(ms).toISOString());
+};
+
+const timestampSchema = z.string().refine(isStorableTime, { message: 'expected an RFC 3339 timestamp within the years 0000-9999 in UTC' });
 
 /** One alert of an Alertmanager webhook notification (payload version 4). */
 export const webhookAlertSchema = z.object({

@@ -22,6 +22,7 @@ const STALL_WINDOW = '10m';
 const STALL_FOR = '5m';
 // The scaler shrinks an idle pool on the first tick after `idleAfter`, and nodes take minutes to go.
 const IDLE_SLACK_SECONDS = 600;
+// A pool without `idleAfter` never shrinks by itself; the runbook files an incident after an hour idle.
 const DEFAULT_IDLE_AFTER_SECONDS = 3600;
 
 export interface RenderOptions {
