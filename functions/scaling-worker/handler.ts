@@ -74,7 +74,7 @@ export const handler = buildHandler(policy, {
   store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
   nodeGroups: new EksNodeGroupScaler(new EKSClient({})),
-  workloads: kubernetesWorkloads(policy),
+  workloads: kubernetesWorkloads(policy, process.env),
   events: auditBestEffort(new EventBridgeSink(new EventBridgeClient({}), config.EVENT_BUS_NAME)),
   clock: systemClock,
 });

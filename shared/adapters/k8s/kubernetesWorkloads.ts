@@ -1,15 +1,49 @@
+import { EKSClient } from '@aws-sdk/client-eks';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { Policy, WorkloadTarget } from '../../domain/policy.ts';
-import { PermanentScalingError } from '../../errors.ts';
-import type { WorkloadScaler } from '../../ports.ts';
+import { systemClock, type WorkloadScaler } from '../../ports.ts';
+import type { ClusterAccess } from './clusterAccess.ts';
+import { DeploymentScaler } from './deploymentScaler.ts';
+import { describeClusterEndpoint, EksClusterAccess } from './eksClusterAccess.ts';
+import { HpaScaler } from './hpaScaler.ts';
+import { kubeconfigAccess, loadKubeconfig } from './kubeconfigAccess.ts';
 
-const unavailable = (target: WorkloadTarget): never => {
-  throw new PermanentScalingError(
-    `${target.kind} target "${target.id}" (${target.namespace}/${target.name}) needs Kubernetes access, which this build of the worker does not have`,
-  );
+/** The worker's Kubernetes side: each workload target goes to the adapter of its kind. */
+export class KubernetesWorkloads implements WorkloadScaler {
+  readonly #deployments: DeploymentScaler;
+  readonly #hpas: HpaScaler;
+
+  public constructor(policy: Policy, access: ClusterAccess) {
+    this.#deployments = new DeploymentScaler(policy, access);
+    this.#hpas = new HpaScaler(policy, access);
+  }
+
+  public current(target: WorkloadTarget): Promise<number> {
+    return target.kind === 'hpa' ? this.#hpas.current(target) : this.#deployments.current(target);
+  }
+
+  /** The size is absolute and the patch idempotent, so the intent's token is not needed. */
+  public scaleTo(target: WorkloadTarget, desired: number): Promise<void> {
+    return target.kind === 'hpa' ? this.#hpas.scaleTo(target, desired) : this.#deployments.scaleTo(target, desired);
+  }
+}
+
+/**
+ * How the worker reaches its clusters: the kubeconfig files `KUBECONFIG` names when it is
+ * set (local runs, tests), otherwise EKS with the function's IAM role (Lambda). Nothing is
+ * called until the first intent.
+ */
+export const clusterAccessFrom = (env: NodeJS.ProcessEnv): ClusterAccess => {
+  const kubeconfig = env['KUBECONFIG'];
+  if (kubeconfig) return kubeconfigAccess(loadKubeconfig(kubeconfig));
+  const eks = new EKSClient({});
+  return new EksClusterAccess({
+    endpoint: describeClusterEndpoint(eks),
+    region: () => eks.config.region(),
+    credentials: defaultProvider(),
+    clock: systemClock,
+  });
 };
 
-/** The worker's Kubernetes side: Deployments and HPAs of the policy's workload targets. */
-export const kubernetesWorkloads = (_policy: Policy): WorkloadScaler => ({
-  current: async (target) => unavailable(target),
-  scaleTo: async (target) => unavailable(target),
-});
+export const kubernetesWorkloads = (policy: Policy, env: NodeJS.ProcessEnv): WorkloadScaler =>
+  new KubernetesWorkloads(policy, clusterAccessFrom(env));

@@ -19,6 +19,8 @@ import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
 const RBAC_YAML = join(dirname(fileURLToPath(import.meta.url)), '../../../infra/k8s/rbac.yaml');
 const BOUND_NS = 'ml';
+// The namespaces of the shipped policy's workloads, each with its own Role and RoleBinding.
+const POLICY_NS = [BOUND_NS, 'tensafe', 'hsof'];
 const UNBOUND_NS = 'other';
 const NAME = 'worker-llm';
 
@@ -86,19 +88,18 @@ describe('kube-apiserver with the scaler RBAC', () => {
       authn: scalerKc.makeApiClient(AuthenticationV1Api),
     };
 
-    for (const namespace of [BOUND_NS, UNBOUND_NS]) {
+    for (const namespace of [...POLICY_NS, UNBOUND_NS]) {
       await admin.core.createNamespace({ body: { metadata: { name: namespace } } });
     }
     const objects = KubernetesObjectApi.makeApiClient(adminKc);
     const docs: KubernetesObject[] = loadAllYaml(await readFile(RBAC_YAML, 'utf8'));
-    expect(docs.map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual([
-      `Role/${BOUND_NS}`,
-      `RoleBinding/${BOUND_NS}`,
-    ]);
+    expect(docs.map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual(
+      POLICY_NS.flatMap((namespace) => [`Role/${namespace}`, `RoleBinding/${namespace}`]),
+    );
     for (const doc of docs) await objects.create(doc);
 
     // Both namespaces hold the same objects, so a denial in `other` can only come from RBAC.
-    for (const namespace of [BOUND_NS, UNBOUND_NS]) {
+    for (const namespace of [...POLICY_NS, UNBOUND_NS]) {
       await admin.apps.createNamespacedDeployment({ namespace, body: deployment(namespace) });
       await admin.hpa.createNamespacedHorizontalPodAutoscaler({ namespace, body: hpa(namespace) });
     }

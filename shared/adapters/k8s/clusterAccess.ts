@@ -1,0 +1,24 @@
+import { AppsV1Api, AutoscalingV2Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+
+/** The two API groups the scaler talks to: the scale subresource and HPAs. */
+export interface KubeClients {
+  apps: AppsV1Api;
+  autoscaling: AutoscalingV2Api;
+}
+
+/** How the worker reaches the API server of an EKS cluster named in the policy. */
+export interface ClusterAccess {
+  /** Clients whose credentials are valid for the call about to be made. */
+  clients(cluster: string): Promise<KubeClients>;
+}
+
+export const kubeClients = (config: KubeConfig): KubeClients => ({
+  apps: config.makeApiClient(AppsV1Api),
+  autoscaling: config.makeApiClient(AutoscalingV2Api),
+});
+
+/**
+ * client-node sends a patch as JSON Patch (the first type the endpoint accepts) unless told
+ * otherwise; the scaler's bodies are merge patches that name only the fields it sets.
+ */
+export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

@@ -1,0 +1,368 @@
+import { readFileSync } from 'node:fs';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
+import { kubeconfigAccess } from '../../../shared/adapters/k8s/kubeconfigAccess.ts';
+import { KubernetesWorkloads } from '../../../shared/adapters/k8s/kubernetesWorkloads.ts';
+import { MemoryFifoQueue } from '../../../shared/adapters/local/memoryFifoQueue.ts';
+import { MemoryMetricSource } from '../../../shared/adapters/local/memoryMetricSource.ts';
+import { MemoryStateStore } from '../../../shared/adapters/local/memoryStateStore.ts';
+import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
+import { applyIntent, type WorkerDeps } from '../../../shared/app/applyIntent.ts';
+import { tick } from '../../../shared/app/tick.ts';
+import type { Decision } from '../../../shared/domain/decision.ts';
+import type { Intent } from '../../../shared/domain/intent.ts';
+import { isWorkload, type Policy, type PolicyInput, type Target, validatePolicy } from '../../../shared/domain/policy.ts';
+import { PermanentScalingError } from '../../../shared/errors.ts';
+import { ManualClock } from '../../support/clock.ts';
+import { alert, alertIntent, emergencyIntent, tickIntent } from '../../support/intents.ts';
+import { startKubeApiServer } from './setup/kubeApiServer.ts';
+import type { KubeApiServer } from './setup/kubeApiServer.ts';
+
+const SHIPPED = readFileSync('policy.yaml', 'utf8');
+const RBAC = readFileSync('infra/k8s/rbac.yaml', 'utf8');
+
+/** The shipped policy, changed the way a user would edit policy.yaml. */
+const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
+  const document: PolicyInput = parse(SHIPPED);
+  change(document);
+  const result = validatePolicy(document);
+  if (!result.ok) throw new Error(`invalid test policy: ${JSON.stringify(result.issues)}`);
+  return result.policy;
+};
+
+const shipped = policyWith();
+const workloads = shipped.targets.filter(isWorkload);
+const byId = <T extends Target>(targets: readonly T[], id: string): T => {
+  const found = targets.find((t) => t.id === id);
+  if (!found) throw new Error(`the shipped policy has no target "${id}"`);
+  return found;
+};
+
+/** The training job queue the `training-queue` metric rule reads. */
+const TRAINING_QUEUE = { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: 'tensafe-training-jobs' } };
+
+// An admin's `kubectl scale` and `kubectl patch` send merge patches too.
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+const deployment = (namespace: string, name: string, replicas: number): V1Deployment => ({
+  metadata: { name, namespace, labels: { app: name } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `registry.invalid/${name}:1` }] } },
+  },
+});
+
+const hpa = (namespace: string, name: string, scales: string, minReplicas: number, maxReplicas: number): V2HorizontalPodAutoscaler => ({
+  metadata: { name, namespace },
+  spec: {
+    scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: scales },
+    minReplicas,
+    maxReplicas,
+    metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+  },
+});
+
+const codes = (decision: Decision | undefined): string[] => decision?.reasons.map((r) => r.code) ?? [];
+
+describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases', () => {
+  let kube: KubeApiServer | undefined;
+  let admin: { core: CoreV1Api; apps: AppsV1Api; autoscaling: AutoscalingV2Api };
+  let asScaler: ClusterAccess;
+
+  /** The Deployment's own spec.replicas, read as admin: what the cluster would run. */
+  const replicasOf = async (namespace: string, name: string): Promise<number | undefined> =>
+    (await admin.apps.readNamespacedDeployment({ name, namespace })).spec?.replicas;
+
+  const kubectlScale = (namespace: string, name: string, replicas: number) =>
+    admin.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, mergePatch);
+
+  /**
+   * The worker's wiring with local queue, state and node groups, and Kubernetes for the
+   * workloads, reached with the scaler's own token (user gpu-autoscaler, RBAC as shipped).
+   */
+  const worker = (policy: Policy, start: string) => {
+    const clock = new ManualClock(start);
+    const store = new MemoryStateStore();
+    const queue = new MemoryFifoQueue(clock);
+    const metrics = new MemoryMetricSource();
+    const nodeGroups = new SimulatedCluster(policy, clock);
+    const kubernetes = new KubernetesWorkloads(policy, asScaler);
+    const deps: WorkerDeps = { store, queue, nodeGroups, workloads: kubernetes, events: { publish: async () => undefined }, clock };
+    const decisions: Decision[] = [];
+    const drain = async (): Promise<void> => {
+      for (let batch = queue.receive(); batch.length > 0; batch = queue.receive()) {
+        for (const message of batch) {
+          decisions.push(await applyIntent(policy, message.intent, deps, { redelivered: message.receiveCount > 1 }));
+          queue.ack(message);
+        }
+      }
+    };
+    return {
+      clock,
+      store,
+      metrics,
+      deps,
+      nodeGroups,
+      kubernetes,
+      decisions,
+      /** The minute tick, then the worker until the queue is empty. */
+      tick: async () => {
+        await tick(policy, { store, queue, clock, metrics });
+        await drain();
+      },
+      send: async (intent: Intent) => {
+        await queue.send([intent]);
+        await drain();
+      },
+      last: (target: string) => decisions.findLast((d) => d.target === target),
+      scalings: (target: string) => decisions.filter((d) => d.target === target && d.verdict === 'scale'),
+    };
+  };
+
+  beforeAll(async () => {
+    kube = await startKubeApiServer();
+    const kc = kube.kubeConfig(kube.adminToken);
+    admin = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), autoscaling: kc.makeApiClient(AutoscalingV2Api) };
+    asScaler = kubeconfigAccess(kube.kubeConfig(kube.scalerToken));
+
+    for (const name of ['ml', 'tensafe', 'hsof', 'other']) await admin.core.createNamespace({ body: { metadata: { name } } });
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const rbac: KubernetesObject[] = loadAllYaml(RBAC);
+    for (const doc of rbac) await objects.create(doc);
+
+    for (const target of workloads) {
+      // An `hpa` target names the HPA; here it scales a Deployment of the same name.
+      await admin.apps.createNamespacedDeployment({ namespace: target.namespace, body: deployment(target.namespace, target.name, target.min) });
+      if (target.kind === 'hpa') {
+        await admin.autoscaling.createNamespacedHorizontalPodAutoscaler({
+          namespace: target.namespace,
+          body: hpa(target.namespace, target.name, target.name, target.min, target.max),
+        });
+      }
+    }
+    // Outside the shipped policy: a namespace the RBAC does not cover, and a Deployment an HPA owns.
+    await admin.apps.createNamespacedDeployment({ namespace: 'other', body: deployment('other', 'app', 2) });
+    await admin.apps.createNamespacedDeployment({ namespace: 'ml', body: deployment('ml', 'batch', 1) });
+    await admin.autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace: 'ml', body: hpa('ml', 'batch-hpa', 'batch', 1, 4) });
+  });
+
+  beforeEach(async () => {
+    // Every test starts from the sizes the objects were created with.
+    for (const target of workloads) {
+      if (target.kind === 'hpa') {
+        await admin.autoscaling.patchNamespacedHorizontalPodAutoscaler(
+          { name: target.name, namespace: target.namespace, body: { spec: { minReplicas: target.min, maxReplicas: target.max } } },
+          mergePatch,
+        );
+      } else {
+        await kubectlScale(target.namespace, target.name, target.min);
+      }
+    }
+  });
+
+  afterAll(async () => {
+    await kube?.stop();
+  });
+
+  it('scales worker-llm up on LLMQueueBuildup, and down one step on LLMQueueIdle after the scale-down delay', async () => {
+    // Prepare: Monday 10:00 in New York; the first tick enters the peak window (worker-llm 4)
+    const w = worker(shipped, '2026-11-23T10:00:00-05:00');
+    await w.tick();
+    expect(await replicasOf('ml', 'worker-llm')).toBe(4);
+
+    // Act: the queue builds up once the window's scaling has cooled down (10 min)
+    w.clock.advance(600);
+    await w.send(alertIntent('worker-llm', [alert('LLMQueueBuildup', ['llm-queue-buildup'])], w.clock.now()));
+
+    // Assess
+    expect(w.last('worker-llm')).toMatchObject({ from: 4, to: 5, verdict: 'scale', reasons: [{ code: 'ScaleUp' }] });
+    expect(await replicasOf('ml', 'worker-llm')).toBe(5);
+    expect(await w.nodeGroups.current(byId(shipped.targets, 'gpu-pool'))).toBe(2); // 5 + 2 GPUs on 4-GPU nodes, simulated
+
+    // Act: the queue drains; 16 minutes after the scale-up the idle alert may act
+    w.clock.advance(960);
+    await w.send(
+      alertIntent('worker-llm', [alert('LLMQueueBuildup', ['llm-queue-buildup'], { status: 'resolved' }), alert('LLMQueueIdle', ['llm-queue-idle'])], w.clock.now()),
+    );
+
+    // Assess
+    expect(w.last('worker-llm')).toMatchObject({ from: 5, to: 4, verdict: 'scale', reasons: [{ code: 'ScaleDown' }] });
+    expect(await replicasOf('ml', 'worker-llm')).toBe(4);
+  });
+
+  it('sets app to 2 when the off-peak window opens at 01:00 in New York', async () => {
+    // Prepare: 23:00, inside the evening window (app 3)
+    const w = worker(shipped, '2026-11-23T23:00:00-05:00');
+    await w.tick();
+    expect(await replicasOf('ml', 'app')).toBe(3);
+
+    // Act
+    w.clock.advance(2 * 3600);
+    await w.tick();
+
+    // Assess
+    expect(w.last('app')).toMatchObject({ at: '2026-11-24T06:00:00.000Z', from: 3, to: 2, reasons: [{ code: 'ScheduleEntry' }] });
+    expect(await replicasOf('ml', 'app')).toBe(2);
+  });
+
+  it('scales the training workers to zero once the job queue has stayed empty for 30 minutes', async () => {
+    // Prepare: three jobs waited through the last minute; the tick gives one worker per job
+    const w = worker(shipped, '2026-11-23T10:00:00-05:00');
+    w.metrics.put(TRAINING_QUEUE, 3, w.clock.now());
+    w.clock.advance(60);
+    await w.tick();
+    expect(await replicasOf('tensafe', 'tensafe-training-worker')).toBe(3);
+    w.metrics.put(TRAINING_QUEUE, 0, w.clock.now());
+
+    // Act: 20 minutes of an empty queue is not yet idle
+    w.clock.advance(20 * 60);
+    await w.tick();
+
+    // Assess
+    expect(await replicasOf('tensafe', 'tensafe-training-worker')).toBe(3);
+
+    // Act: 30 minutes is
+    w.clock.advance(10 * 60);
+    await w.tick();
+
+    // Assess: all the way to zero in one step (maxStepDown 10)
+    expect(w.last('training-workers')).toMatchObject({ from: 3, to: 0, verdict: 'scale' });
+    expect(await replicasOf('tensafe', 'tensafe-training-worker')).toBe(0);
+    expect(await w.kubernetes.current(byId(workloads, 'training-workers'))).toBe(0); // the scale subresource leaves out a zero
+  });
+
+  it("moves the HSOF HPA's minReplicas with a schedule and leaves its Deployment and metrics to it", async () => {
+    // Prepare: a policy where HSOF keeps 4 at peak (pre-scaled from 08:30) and 2 in the evening
+    const policy = policyWith((document) => {
+      for (const schedule of document.schedules ?? []) {
+        if (schedule.id === 'peak') schedule.targets['hsof'] = { desired: 4 };
+        if (schedule.id === 'normal-evening') schedule.targets['hsof'] = { desired: 2 };
+      }
+    });
+    const w = worker(policy, '2026-11-23T08:30:00-05:00');
+
+    // Act
+    await w.tick();
+
+    // Assess
+    expect(w.last('hsof')).toMatchObject({ from: 2, to: 4, verdict: 'scale' });
+    expect(codes(w.last('hsof'))).toEqual(['ScheduleEntry', 'HpaBounds']);
+    const raised = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+    expect(raised.spec).toMatchObject({ minReplicas: 4, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: 'hsof-main' } });
+    expect(raised.spec?.metrics).toEqual(hpa('hsof', 'hsof-main', 'hsof-main', 2, 10).spec?.metrics);
+    expect(await replicasOf('hsof', 'hsof-main')).toBe(2);
+
+    // Act: the evening window begins
+    w.clock.advance(9.5 * 3600);
+    await w.tick();
+
+    // Assess
+    expect(w.last('hsof')).toMatchObject({ from: 4, to: 2, verdict: 'scale' });
+    expect(codes(w.last('hsof'))).toContain('HpaBounds');
+    const lowered = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+    expect(lowered.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+  });
+
+  it('adopts a manual scale (onDrift: adopt): the next decision starts from the live size, and it stays', async () => {
+    // Prepare: peak sets app to 5, then someone runs `kubectl scale --replicas=7`
+    const w = worker(shipped, '2026-11-23T10:00:00-05:00');
+    await w.tick();
+    await kubectlScale('ml', 'app', 7);
+
+    // Act: the next decision, after the cooldown
+    w.clock.advance(300);
+    await w.send(alertIntent('app', [alert('AppHighCPU', ['app-high-cpu'])], w.clock.now()));
+
+    // Assess
+    expect(w.last('app')).toMatchObject({ from: 7, to: 8, verdict: 'scale' });
+    expect(codes(w.last('app'))).toContain('DriftDetected');
+    expect(await replicasOf('ml', 'app')).toBe(8);
+
+    // Act: the alert resolves; ticks and forced evaluations follow
+    await w.send(alertIntent('app', [alert('AppHighCPU', ['app-high-cpu'], { status: 'resolved' })], w.clock.now()));
+    for (let minute = 0; minute < 3; minute += 1) {
+      w.clock.advance(60);
+      await w.tick();
+      await w.send(emergencyIntent('app', { action: 'evaluateNow' }, w.clock.now()));
+    }
+
+    // Assess: no oscillation
+    expect(w.scalings('app').map((d) => [d.from, d.to])).toEqual([[2, 5], [7, 8]]);
+    expect(await replicasOf('ml', 'app')).toBe(8);
+  });
+
+  it('restores a manual scale once (onDrift: restore), then leaves it', async () => {
+    // Prepare
+    const policy = policyWith((document) => {
+      document.targets = document.targets.map((t) => (t.id === 'app' ? { ...t, onDrift: 'restore' as const } : t));
+    });
+    const w = worker(policy, '2026-11-23T10:00:00-05:00');
+    await w.tick();
+    await kubectlScale('ml', 'app', 7);
+
+    // Act: the next decision
+    w.clock.advance(60);
+    await w.send(emergencyIntent('app', { action: 'evaluateNow' }, w.clock.now()));
+
+    // Assess
+    expect(w.last('app')).toMatchObject({ from: 7, to: 5, verdict: 'scale' });
+    expect(codes(w.last('app'))).toContain('DriftRestored');
+    expect(await replicasOf('ml', 'app')).toBe(5);
+
+    // Act: ticks and forced evaluations follow
+    for (let minute = 0; minute < 3; minute += 1) {
+      w.clock.advance(60);
+      await w.tick();
+      await w.send(emergencyIntent('app', { action: 'evaluateNow' }, w.clock.now()));
+    }
+
+    // Assess: restored once, then steady
+    expect(w.scalings('app').map((d) => [d.from, d.to])).toEqual([[2, 5], [7, 5]]);
+    expect(await replicasOf('ml', 'app')).toBe(5);
+  });
+
+  it.each([
+    {
+      case: 'a namespace the RBAC does not cover',
+      target: { id: 'other-app', kind: 'deployment' as const, namespace: 'other', name: 'app', min: 1, max: 4 },
+      message: 'target "other-app": forbidden (403): Kubernetes user "gpu-autoscaler" may not get deployments/scale in namespace "other"; give it the Role and RoleBinding of infra/k8s/rbac.yaml in namespace "other"',
+    },
+    {
+      case: 'a Deployment that does not exist',
+      target: { id: 'ghost', kind: 'deployment' as const, namespace: 'ml', name: 'ghost', min: 1, max: 4 },
+      message: 'target "ghost": Deployment ml/ghost not found (404)',
+    },
+    {
+      case: 'an HPA that does not exist',
+      target: { id: 'ghost-hpa', kind: 'hpa' as const, namespace: 'hsof', name: 'ghost', min: 1, max: 4 },
+      message: 'target "ghost-hpa": HorizontalPodAutoscaler hsof/ghost not found (404)',
+    },
+    {
+      case: 'a Deployment an HPA scales, declared as a deployment target',
+      target: { id: 'batch', kind: 'deployment' as const, namespace: 'ml', name: 'batch', min: 1, max: 4 },
+      message:
+        'target "batch": Deployment ml/batch is scaled by HorizontalPodAutoscaler ml/batch-hpa, which would undo every change to its replicas; ' +
+        "declare the target as kind: hpa with name: batch-hpa, so the scaler moves the HPA's minReplicas instead",
+    },
+  ])('refuses $case with a clear error and changes nothing', async ({ target, message }) => {
+    // Prepare
+    const policy = policyWith((document) => {
+      document.targets.push(target);
+    });
+    const w = worker(policy, '2026-11-23T10:00:00-05:00');
+
+    // Act
+    const applied = applyIntent(policy, tickIntent(target.id, w.clock.now()), w.deps);
+
+    // Assess
+    await expect(applied).rejects.toThrow(PermanentScalingError);
+    await expect(applied).rejects.toThrow(message);
+    expect(await w.store.get(target.id)).toBeUndefined();
+    expect(await replicasOf('other', 'app')).toBe(2);
+    expect(await replicasOf('ml', 'batch')).toBe(1);
+  });
+});
