@@ -49,7 +49,8 @@ const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean 
 /**
  * The minute tick, level-triggered: re-evaluates every target against its active alerts,
  * schedule windows, pause expiry and GPU-pool idleness, and queues a tick intent only for
- * the targets where that changes something. A missed tick or webhook is recovered here.
+ * the targets where that changes something, and for every target each `reconcileEvery`
+ * so the worker compares it with its live size. A missed tick or webhook is recovered here.
  */
 export const tick = async (
   policy: Policy,
@@ -62,6 +63,8 @@ export const tick = async (
     at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], gauges: {},
     ...(read.error ? { metricError: read.error } : {}),
   };
+  // Drift (someone else resized a target) shows only against the live size, which the worker reads.
+  const reconcile = Math.floor(now.getTime() / 60_000) % (policy.defaults.reconcileEvery / 60) === 0;
   const rules = new Map(policy.metricRules.map((r) => [r.id, r]));
   const signalsByTarget = new Map<string, MetricSignal[]>();
   for (const signal of read.signals) {
@@ -84,7 +87,7 @@ export const tick = async (
     summary.sizes[target.id] = size;
     if (target.kind === 'eks-nodegroup' && target.gpusPerNode > 0) summary.gpuNodes += size;
     if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
-    if (preview.verdict === 'scale' || stateMoves(prior, preview.state)) {
+    if (preview.verdict === 'scale' || stateMoves(prior, preview.state) || reconcile) {
       summary.queued.push(intent);
       summary.foreseen.push(preview);
     }

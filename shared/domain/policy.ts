@@ -259,6 +259,8 @@ export const policySchema = z
         drain: durationSchema.default(60),
         /** An alert not re-sent for this long is treated as resolved (a lost resolve). */
         alertTtl: durationSchema.default(4 * 3600),
+        /** How often the tick has the worker compare every target with its live size (drift). */
+        reconcileEvery: durationSchema.pipe(z.number().int().min(60).multipleOf(60)).default(300),
       })
       .prefault({}),
     targets: z.array(targetSchema).min(1),
