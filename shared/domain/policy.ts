@@ -98,7 +98,7 @@ export const nodeGroupTargetSchema = z.strictObject({
 
 export const deploymentTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('deployment') });
 
-/** A Deployment owned by an HPA: the scaler moves the HPA's minReplicas/maxReplicas. */
+/** A Deployment owned by an HPA: `name` is the HPA's; the scaler moves its minReplicas/maxReplicas. */
 export const hpaTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('hpa') });
 
 export const targetSchema = z.discriminatedUnion('kind', [
