@@ -5,19 +5,8 @@ import {
   UpdateNodegroupConfigCommand,
 } from '@aws-sdk/client-eks';
 import type { NodeGroupTarget } from '../../domain/policy.ts';
-import { PermanentScalingError, RetryableScalingError } from '../../errors.ts';
 import type { NodeGroupScaler } from '../../ports.ts';
-
-/** Errors that pass: an update in progress, throttling, a server fault. */
-const RETRYABLE = new Set(['ResourceInUseException', 'ThrottlingException', 'TooManyRequestsException', 'ServerException', 'ServiceUnavailableException']);
-
-const classify = (error: unknown, what: string): Error => {
-  const name = (error as { name?: string }).name ?? 'Error';
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
-  const message = `${what}: ${name}: ${(error as Error).message}`;
-  if (RETRYABLE.has(name) || status >= 500 || status === 429) return new RetryableScalingError(message, { cause: error });
-  return new PermanentScalingError(message, { cause: error });
-};
+import { classifyAwsError } from './awsErrors.ts';
 
 /**
  * EKS managed node groups through DescribeNodegroup and UpdateNodegroupConfig. The node
@@ -53,7 +42,7 @@ export class EksNodeGroupScaler implements NodeGroupScaler {
         }),
       );
     } catch (error) {
-      throw classify(error, `update of node group ${target.cluster}/${target.nodegroup} to ${desired}`);
+      throw classifyAwsError(error, `update of node group ${target.cluster}/${target.nodegroup} to ${desired}`);
     } finally {
       this.#seen.delete(target.id);
     }
@@ -66,7 +55,7 @@ export class EksNodeGroupScaler implements NodeGroupScaler {
       this.#seen.set(target.id, config);
       return config;
     } catch (error) {
-      throw classify(error, `describe of node group ${target.cluster}/${target.nodegroup}`);
+      throw classifyAwsError(error, `describe of node group ${target.cluster}/${target.nodegroup}`);
     }
   }
 }

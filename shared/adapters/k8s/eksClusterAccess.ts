@@ -5,7 +5,7 @@ import { PermanentScalingError, RetryableScalingError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
 import { type ClusterAccess, type KubeClients, kubeClients } from './clusterAccess.ts';
 import { eksBearerToken } from './eksToken.ts';
-import { isTransientNetworkError } from './kubernetesErrors.ts';
+import { classifyAwsError } from '../aws/awsErrors.ts';
 
 /** Where a cluster's API server listens and the CA that signed its certificate. */
 export interface ClusterEndpoint {
@@ -20,16 +20,6 @@ const REFRESH_BEFORE_EXPIRY_MS = 60_000;
 /** The Kubernetes user name the kubeconfig shows; EKS itself names the user from the access entry. */
 const KUBECONFIG_USER = 'gpu-autoscaler';
 
-/** DescribeCluster failures that pass: throttling, a server fault. */
-const RETRYABLE = new Set(['ThrottlingException', 'TooManyRequestsException', 'ServerException', 'ServiceUnavailableException']);
-
-const describeFailure = (error: unknown, cluster: string): Error => {
-  const name = (error as { name?: string }).name ?? 'Error';
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
-  const message = `describe of EKS cluster ${cluster}: ${name}: ${(error as Error).message}`;
-  if (RETRYABLE.has(name) || status >= 500 || status === 429 || isTransientNetworkError(error)) return new RetryableScalingError(message, { cause: error });
-  return new PermanentScalingError(message, { cause: error });
-};
 
 /** EKS DescribeCluster: the API server's endpoint and CA. */
 export const describeClusterEndpoint =
@@ -39,7 +29,7 @@ export const describeClusterEndpoint =
     try {
       ({ cluster: found } = await eks.send(new DescribeClusterCommand({ name: cluster })));
     } catch (error) {
-      throw describeFailure(error, cluster);
+      throw classifyAwsError(error, `describe of EKS cluster ${cluster}`);
     }
     const server = found?.endpoint;
     const caData = found?.certificateAuthority?.data;

@@ -1,6 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { PermanentScalingError, RetryableScalingError } from '../../errors.ts';
+import { isTransientNetworkError, PermanentScalingError, RetryableScalingError } from '../../errors.ts';
 
 /** One call to the API server, as RBAC sees it, for the messages of its failures. */
 export interface KubeCall {
@@ -20,15 +20,6 @@ export interface KubeCall {
  * hangs until the Lambda times out would fail the whole batch instead of one intent.
  */
 export const REQUEST_TIMEOUT_MS = 10_000;
-
-/** Network failures that pass: the API server restarting, a dropped connection, DNS. */
-const TRANSIENT_NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
-
-/** A connection that failed or dropped, by its system error code. */
-export const isTransientNetworkError = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && TRANSIENT_NETWORK.has(code);
-};
 
 /** The `Status` object the API server sends with an error. */
 const statusSchema = z.object({ message: z.string() });
