@@ -1,4 +1,5 @@
 import { ResourceInUseException } from '@aws-sdk/client-eks';
+import { DeleteQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
 import { logger } from '../../shared/observability.ts';
@@ -156,6 +157,36 @@ describe('AWS runtime on the emulator', () => {
     expect(pumped).toEqual({ processed: 1, failed: 1 });
     expect(await world.nodegroupSize()).toBe(3);
     expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code: 'ScaleUp', from: 2, to: 3 });
+  });
+
+  it('answers 503 when the queue refuses the intents, so Alertmanager retries', async () => {
+    // Prepare: a webhook whose queue no longer exists
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    await world.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: world.queueUrl }));
+
+    // Act
+    const response = await world.post(podsPending());
+
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body ?? '{}').error).toMatch(/^could not queue 1 intent\(s\): /);
+  });
+
+  it('moves an intent for a missing node group to the DLQ after five receives', async () => {
+    // Prepare: the policy names a cluster that does not exist
+    const world = await deploy('2026-11-23T10:00:00-05:00', undefined, (policy) => ({
+      ...policy,
+      targets: policy.targets.map((t) => (t.kind === 'eks-nodegroup' ? { ...t, cluster: 'gone' } : t)),
+    }));
+    await world.post(podsPending());
+
+    // Act
+    const pumped = await world.pump();
+
+    // Assess
+    expect(pumped).toEqual({ processed: 0, failed: 5 });
+    const { Messages = [] } = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.dlqUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages.map((m) => JSON.parse(m.Body ?? '{}').target)).toEqual(['gpu-pool']);
   });
 
   it.each([

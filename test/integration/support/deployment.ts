@@ -78,6 +78,8 @@ export const deploy = async (
     policy,
     clock,
     dlqUrl,
+    queueUrl,
+    tokenName,
     post: async (body: string | undefined, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
       (await webhook(functionUrlEvent(body, headers), lambdaContext('alertmanager-webhook'))) as APIGatewayProxyStructuredResultV2,
     pump,
