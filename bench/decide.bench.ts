@@ -12,7 +12,7 @@ const fixture = () => {
   const document: PolicyInput = {
     version: 1,
     timezone: 'America/New_York',
-    targets: Array.from({ length: TARGETS }, (_, t) => ({ id: `t${t}`, kind: 'deployment' as const, namespace: 'ml', name: `w${t}`, min: 1, max: 100 })),
+    targets: Array.from({ length: TARGETS }, (_, t) => ({ id: `t${t}`, kind: 'deployment' as const, cluster: 'bench', namespace: 'ml', name: `w${t}`, min: 1, max: 100 })),
     rules: Array.from({ length: TARGETS * ALERTS }, (_, i) => ({
       id: `r${i}`,
       alert: `Alert${i % ALERTS}`,

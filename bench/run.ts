@@ -1,3 +1,4 @@
+import { benchColdStart } from './coldStart.bench.ts';
 import { benchDecide } from './decide.bench.ts';
 import { printRows } from './measure.ts';
 import { benchWebhook } from './webhook.bench.ts';
@@ -8,3 +9,4 @@ import { benchWebhook } from './webhook.bench.ts';
  */
 printRows('decide(): the pure decision engine', await benchDecide());
 printRows('alertmanager-webhook against the AWS emulator', await benchWebhook());
+printRows('cold start: importing each function bundle in a fresh Node process', await benchColdStart());

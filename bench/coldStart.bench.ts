@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { BUNDLE_OPTIONS, buildFunctions, bundlePath, ROOT, type SdkUsage, sdkUsageOf } from '../infra/build.ts';
+import { type BenchRow, median } from './measure.ts';
+
+const RUNS = 7;
+const FLOOR_DIR = join(ROOT, '.cache', 'bench', 'cold-start');
+
+/** The client class each SDK package exports. */
+const CLIENT_CLASS: Record<string, string> = {
+  'client-cloudwatch': 'CloudWatchClient',
+  'client-eks': 'EKSClient',
+  'client-eventbridge': 'EventBridgeClient',
+  'client-sqs': 'SQSClient',
+  'client-ssm': 'SSMClient',
+};
+
+/**
+ * What a handler module reads when it loads (readConfig, loadPolicyFile), as Lambda would have
+ * it, with source maps on as serverless.yml sets them. Nothing is called at load, and an
+ * endpoint on the discard port would refuse anything that were.
+ */
+const LAMBDA_ENV = {
+  STATE_PREFIX: '/gpu-autoscaler/bench',
+  QUEUE_URL: 'http://127.0.0.1:9/123456789012/gpu-autoscaler-bench-intents.fifo',
+  TOKEN_PARAMETER: '/gpu-autoscaler/bench/webhook-token',
+  POLICY_PATH: 'dist/policy.yaml',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+  NODE_OPTIONS: '--enable-source-maps',
+};
+
+// Times the import alone, inside the fresh process: Node's own start is the same for both.
+const IMPORT_TIMER = 'const t = performance.now(); await import(process.argv[1]); process.stdout.write(String(performance.now() - t));';
+
+/** Milliseconds to import a module in a fresh Node process. */
+const importTime = (file: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', IMPORT_TIMER, pathToFileURL(file).href], { cwd: ROOT, env: { PATH: process.env.PATH, ...LAMBDA_ENV } }, (error, stdout, stderr) =>
+      error ? reject(new Error(`importing ${file} failed: ${stderr}`, { cause: error })) : resolve(Number(stdout)),
+    );
+  });
+
+/** A bundle of only the SDK clients a function uses, built and constructed as the handler does. */
+const buildSdkFloor = async (name: string, usage: readonly SdkUsage[]): Promise<string> => {
+  const lines = usage.flatMap(({ client, operations }) => {
+    const clientClass = CLIENT_CLASS[client];
+    if (!clientClass) throw new Error(`no client class known for @aws-sdk/${client}`);
+    const commands = operations.map((o) => `${o}Command`);
+    return [`import { ${[clientClass, ...commands].join(', ')} } from '@aws-sdk/${client}';`, `export const ${clientClass.toLowerCase()} = [new ${clientClass}({}), ${commands.join(', ')}];`];
+  });
+  const entry = join(FLOOR_DIR, `${name}.entry.mjs`);
+  const outfile = join(FLOOR_DIR, name, 'index.mjs');
+  await mkdir(FLOOR_DIR, { recursive: true });
+  await writeFile(entry, `${lines.join('\n')}\n`);
+  await build({ ...BUNDLE_OPTIONS, metafile: false, entryPoints: [entry], outfile });
+  return outfile;
+};
+
+/**
+ * The cold-start share of each bundle: importing dist/<fn>/index.js in a fresh Node process
+ * (parse, policy validation, clients), median of several runs, as a ratio to importing a
+ * bundle of only the AWS SDK clients (and commands) that function uses: what our code,
+ * Powertools, zod and the policy add to the SDK the function cannot do without.
+ */
+export const benchColdStart = async (): Promise<BenchRow[]> => {
+  const bundles = await buildFunctions(join(ROOT, 'policy.yaml'));
+  const rows: BenchRow[] = [];
+  for (const { name, bytes } of bundles) {
+    const usage = await sdkUsageOf(name);
+    const floor = await buildSdkFloor(name, usage);
+    const times = { handler: [] as number[], sdk: [] as number[] };
+    // Alternate the two, so that a busy moment weighs on both alike.
+    for (let i = 0; i < RUNS; i++) {
+      times.handler.push(await importTime(bundlePath(name)));
+      times.sdk.push(await importTime(floor));
+    }
+    const handler = median(times.handler);
+    const sdk = median(times.sdk);
+    rows.push({
+      name: `${name} (${(bytes / 1024).toFixed(0)} KiB)`,
+      value: `${handler.toFixed(0)} ms`,
+      ratio: handler / sdk,
+      floor: `${usage.map((u) => u.client.replace('client-', '')).join('+')} clients alone, ${sdk.toFixed(0)} ms`,
+    });
+  }
+  return rows;
+};

@@ -1,0 +1,537 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeNodegroupCommand, ResourceInUseException } from '@aws-sdk/client-eks';
+import { CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundlePath, sdkUsageOf } from '../../infra/build.ts';
+import type { NodeGroupTarget } from '../../shared/domain/policy.ts';
+import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { ensureVenv } from '../support/venv.ts';
+import { createNodegroup, createQueues, emulatorClients, putToken, uniqueName } from './support/aws.ts';
+
+// --- The Serverless Framework, offline -------------------------------------------------
+
+const SERVERLESS = join('node_modules', '.bin', 'serverless');
+const SERVICE = 'gpu-autoscaler';
+const STAGE = 'test';
+// A package, a lint or an invocation each take seconds, many more on a loaded machine.
+const SLOW_MS = 180_000;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end, whatever its exit code. The environment is the integration
+ * project's (fake credentials, AWS_ENDPOINT_URL on the emulator), so nothing reaches AWS.
+ */
+const runCommand = (file: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { env: { ...process.env, SLS_SCHEMA_CACHE_BASE_DIR: join('.cache', 'serverless'), ...env }, maxBuffer: 32 * 1024 * 1024, timeout: SLOW_MS },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+
+const serverless = (args: readonly string[], env?: Record<string, string>) => runCommand(SERVERLESS, [...args, '--region', 'us-east-1'], env);
+
+/** The handler's result: invoke local prints it last, indented, after the function's one-line logs. */
+const resultOf = (run: Run): unknown => {
+  const start = run.stdout.startsWith('{\n') ? 0 : run.stdout.lastIndexOf('\n{\n');
+  if (run.code !== 0 || start < 0) throw new Error(`invoke local failed (${run.code}):\n${run.stdout}\n${run.stderr}`);
+  return JSON.parse(run.stdout.slice(start));
+};
+
+/** The names in a zip archive, read from its central directory (found through its end record). */
+const zipEntries = (zip: Buffer): string[] => {
+  const end = zip.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
+  const count = zip.readUInt16LE(end + 10);
+  const names: string[] = [];
+  for (let at = zip.readUInt32LE(end + 16), n = 0; n < count; n++) {
+    const [nameLength, extraLength, commentLength] = [zip.readUInt16LE(at + 28), zip.readUInt16LE(at + 30), zip.readUInt16LE(at + 32)];
+    names.push(zip.toString('utf8', at + 46, at + 46 + nameLength));
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return names.sort();
+};
+
+// --- The template ----------------------------------------------------------------------
+
+interface Resource {
+  Type: string;
+  Condition?: string;
+  Properties: Record<string, unknown>;
+}
+
+interface Template {
+  Parameters: Record<string, { Default?: string }>;
+  Resources: Record<string, Resource>;
+}
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** A resource reference as text: `X.Arn` for a GetAtt, the string of a Sub, or the literal. */
+const referenceText = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const { 'Fn::GetAtt': getAtt, 'Fn::Sub': sub } = value as { 'Fn::GetAtt'?: string[]; 'Fn::Sub'?: string };
+  if (getAtt) return getAtt.join('.');
+  if (typeof sub === 'string') return sub;
+  throw new Error(`unexpected resource reference ${JSON.stringify(value)}`);
+};
+
+const resourcesOfType = (template: Template, type: string): [string, Resource][] =>
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+/** A function's logical id and resource, found by its name. */
+const functionEntry = (template: Template, name: string): [string, Resource] => {
+  const found = resourcesOfType(template, 'AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `${SERVICE}-${STAGE}-${name}`);
+  if (!found) throw new Error(`function ${name} is not in the template`);
+  return found;
+};
+
+const functionResource = (template: Template, name: string): Resource => functionEntry(template, name)[1];
+
+/** The statements of a function's role: its inline policies and the role policies attached to it. */
+const statementsOf = (template: Template, name: string): Statement[] => {
+  const role = /^\$\{(\w+)\.Arn\}$/.exec(referenceText(functionResource(template, name).Properties.Role))?.[1] ?? '';
+  const inline = (template.Resources[role]?.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+  const attached = resourcesOfType(template, 'AWS::IAM::RolePolicy')
+    .filter(([, r]) => (r.Properties.RoleName as { Ref?: string }).Ref === role)
+    .map(([, r]) => r.Properties as { PolicyDocument: { Statement: Statement[] } });
+  return [...inline, ...attached].flatMap((p) => p.PolicyDocument.Statement);
+};
+
+// --- What each function's code calls --------------------------------------------------
+
+const functions = readdirSync('functions', { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+const policy = loadPolicyFile('policy.yaml');
+const nodeGroups = policy.targets.filter((t): t is NodeGroupTarget => t.kind === 'eks-nodegroup');
+
+/** The IAM prefix of each AWS SDK client a bundle may contain. */
+const IAM_PREFIX: Record<string, string> = {
+  'client-cloudwatch': 'cloudwatch',
+  'client-eks': 'eks',
+  'client-eventbridge': 'events',
+  'client-sqs': 'sqs',
+  'client-ssm': 'ssm',
+};
+
+/** Operations IAM authorises under another action. */
+const AUTHORISED_AS: Record<string, string> = { 'sqs:SendMessageBatch': 'sqs:SendMessage' };
+
+/**
+ * Commands a bundle contains that its function never sends: a class brings the commands of
+ * all its methods. Each row names the methods the function leaves alone.
+ */
+const NEVER_SENT: Record<string, { actions: string[]; why: string }> = {
+  'alertmanager-webhook': {
+    actions: ['ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:PutParameter'],
+    why: "Powertools' SSMProvider: the token is read with getParameter, never getMultiple, getParametersByName or set",
+  },
+  'schedule-tick': { actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:PutParameter'], why: 'SsmStateStore: the tick reads every state with list(), and never writes' },
+  'scaling-worker': { actions: ['ssm:GetParameter', 'ssm:GetParametersByPath'], why: 'SsmStateStore: the worker reads with getMany() and writes with put()' },
+  emergency: { actions: ['ssm:GetParameter', 'ssm:GetParametersByPath', 'ssm:PutParameter'], why: 'SsmStateStore: emergency watches states with getMany(), and never writes' },
+  status: {
+    actions: ['ssm:GetParameters', 'ssm:PutParameter'],
+    why: 'SsmStateStore: status reads with list(), never writes; the token comes from getParameter',
+  },
+};
+
+const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+/** Calls that Lambda makes with the function's role rather than its code. */
+const RUNTIME_ACTIONS: Record<string, string[]> = {
+  'alertmanager-webhook': LOGS,
+  'schedule-tick': LOGS,
+  // The SQS event source mapping polls the queue with the worker's role.
+  'scaling-worker': [...LOGS, 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+  emergency: LOGS,
+  status: LOGS,
+};
+
+/** The IAM actions of the SDK commands in a function's bundle. */
+const bundledActions = async (name: string): Promise<string[]> => {
+  const actions = (await sdkUsageOf(name)).flatMap(({ client, operations }) => {
+    const prefix = IAM_PREFIX[client];
+    if (!prefix) throw new Error(`the ${name} bundle uses @aws-sdk/${client}: add its IAM prefix to IAM_PREFIX`);
+    return operations.map((operation) => AUTHORISED_AS[`${prefix}:${operation}`] ?? `${prefix}:${operation}`);
+  });
+  return [...new Set(actions)].sort();
+};
+
+const arn = (service: string, rest: string) => `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${rest}`;
+const parameter = (path: string) => arn('ssm', `parameter/${SERVICE}/${STAGE}${path}`);
+const logGroup = (name: string) => [arn('logs', `log-group:/aws/lambda/${SERVICE}-${STAGE}-${name}:*`)];
+const nodeGroupArns = nodeGroups.map((t) => arn('eks', `nodegroup/${t.cluster}/${t.nodegroup}/*`));
+const clusters = [...new Set(policy.targets.flatMap((t) => (t.cluster ? [t.cluster] : [])))].sort();
+const clusterArns = clusters.map((c) => arn('eks', `cluster/${c}`));
+
+/** The only resources each action may name, for the function `name`. */
+const SCOPES: Record<string, (name: string) => string[]> = {
+  'logs:CreateLogStream': logGroup,
+  'logs:PutLogEvents': logGroup,
+  'sqs:SendMessage': () => ['IntentQueue.Arn'],
+  'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
+  'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
+  'sqs:GetQueueAttributes': () => ['IntentQueue.Arn'],
+  'ssm:GetParameter': () => [parameter('/webhook-token')],
+  'ssm:GetParameters': () => [parameter('/targets/*')],
+  'ssm:PutParameter': () => [parameter('/targets/*')],
+  // Authorised against the path the store asks for, `<prefix>/targets/`.
+  'ssm:GetParametersByPath': () => [parameter('/targets'), parameter('/targets/*')],
+  'events:PutEvents': () => ['AuditEventBus.Arn'],
+  'eks:DescribeNodegroup': () => nodeGroupArns,
+  'eks:UpdateNodegroupConfig': () => nodeGroupArns,
+  'eks:DescribeCluster': () => clusterArns,
+  // GetMetricData has no resource type: AWS takes nothing narrower than "*".
+  'cloudwatch:GetMetricData': () => ['*'],
+};
+
+// --- The package ------------------------------------------------------------------------
+
+let packageDir = '';
+let template: Template;
+let templateFile = '';
+
+beforeAll(async () => {
+  // Prepare
+  packageDir = await mkdtemp(join(tmpdir(), 'gpu-autoscaler-package-'));
+  const started = performance.now();
+
+  // Act
+  const run = await serverless(['package', '--stage', STAGE, '--package', packageDir]);
+
+  // Assess
+  if (run.code !== 0) throw new Error(`serverless package failed:\n${run.stdout}\n${run.stderr}`);
+  console.info(`serverless package took ${((performance.now() - started) / 1000).toFixed(1)} s\n${run.stderr.trim()}`);
+  templateFile = join(packageDir, 'cloudformation-template-update-stack.json');
+  template = JSON.parse(await readFile(templateFile, 'utf8')) as Template;
+}, SLOW_MS);
+
+afterAll(async () => {
+  if (packageDir) await rm(packageDir, { recursive: true, force: true });
+});
+
+describe('The deployable service (serverless.yml)', () => {
+  it.each(functions)('deploys %s: arm64 nodejs22.x, its own bundle and the policy, nothing else', async (name) => {
+    // Act
+    const fn = functionResource(template, name);
+    const entries = zipEntries(await readFile(join(packageDir, `${name}.zip`)));
+
+    // Assess
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: `dist/${name}/index.handler` });
+    expect(Object.keys((fn.Properties.Environment as { Variables: object }).Variables)).toEqual(
+      expect.arrayContaining(['POLICY_PATH', 'STATE_PREFIX', 'QUEUE_URL', 'NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL']),
+    );
+    expect(entries).toEqual(['dist/policy.yaml', `dist/${name}/index.js`, `dist/${name}/index.js.map`, `dist/${name}/package.json`].sort());
+  });
+
+  it('lets emergency answer after its wait for the worker, before Lambda stops it', () => {
+    // Act
+    const { Timeout, Environment } = functionResource(template, 'emergency').Properties as { Timeout: number; Environment: { Variables: { EMERGENCY_TIMEOUT_MS: string } } };
+
+    // Assess
+    expect(Number(Environment.Variables.EMERGENCY_TIMEOUT_MS)).toBeLessThan(Timeout * 1000);
+  });
+
+  it('keeps the webhook bundle under 1 MB', async () => {
+    // Act
+    const sizes = await Promise.all(functions.map(async (name) => ({ name, bytes: (await stat(bundlePath(name))).size })));
+    console.info(sizes.map((s) => `  ${s.name.padEnd(22)} ${(s.bytes / 1024).toFixed(0).padStart(6)} KiB`).join('\n'));
+
+    // Assess
+    expect(sizes.find((s) => s.name === 'alertmanager-webhook')?.bytes).toBeLessThan(1_000_000);
+  });
+
+  it('passes cfn-lint', async () => {
+    // Prepare
+    const venv = await ensureVenv();
+
+    // Act
+    const run = await runCommand(venv.bin('cfn-lint'), ['--', templateFile]);
+
+    // Assess
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  }, SLOW_MS);
+
+  it.each(functions)('gives %s exactly the actions its code calls', async (name) => {
+    // Prepare
+    const { actions: neverSent = [] } = NEVER_SENT[name] ?? {};
+    const bundled = await bundledActions(name);
+    const expected = [...bundled.filter((a) => !neverSent.includes(a)), ...(RUNTIME_ACTIONS[name] ?? [])].sort();
+
+    // Act
+    const granted = statementsOf(template, name).flatMap((s) => list(s.Action)).sort();
+
+    // Assess: every call allowed, nothing else; the table of calls never made stays true
+    expect(granted).toEqual(expected);
+    expect(bundled).toEqual(expect.arrayContaining(neverSent));
+  });
+
+  it.each(functions)('scopes every statement of %s to the resources it needs', (name) => {
+    // Act
+    const statements = statementsOf(template, name);
+
+    // Assess
+    for (const statement of statements) {
+      expect(statement.Effect).toBe('Allow');
+      for (const action of list(statement.Action)) {
+        expect(action).not.toContain('*');
+        expect({ action, resources: list(statement.Resource).map(referenceText) }).toEqual({ action, resources: SCOPES[action]?.(name) });
+      }
+    }
+  });
+
+  it('makes the worker the only writer of target state', () => {
+    // Act
+    const writers = functions.filter((name) => statementsOf(template, name).some((s) => list(s.Action).includes('ssm:PutParameter')));
+
+    // Assess
+    expect(writers).toEqual(['scaling-worker']);
+  });
+
+  it('queues intents on a FIFO queue deduplicated by intent id, with a FIFO dead-letter queue', () => {
+    // Act
+    const queue = template.Resources.IntentQueue?.Properties ?? {};
+    const dlq = template.Resources.IntentDeadLetterQueue?.Properties ?? {};
+    const worker = functionResource(template, 'scaling-worker').Properties;
+
+    // Assess
+    expect(queue).toMatchObject({ FifoQueue: true, ContentBasedDeduplication: false, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['IntentDeadLetterQueue', 'Arn'] } } });
+    expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBeGreaterThanOrEqual(5);
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(worker.Timeout));
+    expect(dlq).toMatchObject({ FifoQueue: true });
+  });
+
+  it("ticks every minute in the policy's timezone, with a retry policy and a standard dead-letter queue", () => {
+    // Act
+    const schedule = template.Resources.TickSchedule?.Properties ?? {};
+
+    // Assess
+    expect(schedule).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      ScheduleExpressionTimezone: policy.timezone,
+      Target: { Arn: { 'Fn::GetAtt': ['ScheduleDashtickLambdaFunction', 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['TickDeadLetterQueue', 'Arn'] } } },
+    });
+    expect(schedule.Target).toHaveProperty('RetryPolicy');
+    expect(template.Resources.TickDeadLetterQueue?.Properties.FifoQueue).toBeUndefined();
+  });
+
+  it.each(['alertmanager-webhook', 'status'])('serves %s on a Function URL whose authentication is the bearer check', (name) => {
+    // Act
+    const [id, fn] = functionEntry(template, name);
+    const urls = resourcesOfType(template, 'AWS::Lambda::Url').map(([, r]) => r.Properties);
+
+    // Assess
+    expect(urls.filter((u) => u.AuthType === 'NONE').map((u) => referenceText(u.TargetFunctionArn))).toContain(`${id}.Arn`);
+    expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.TOKEN_PARAMETER).toBe(`/${SERVICE}/${STAGE}/webhook-token`);
+  });
+
+  it('leaves the token out of the template', () => {
+    // Assess
+    expect(resourcesOfType(template, 'AWS::SSM::Parameter')).toEqual([]);
+    expect(JSON.stringify(template)).not.toContain('replace-with-your-token');
+  });
+
+  it('maps the worker role to the Kubernetes user gpu-autoscaler in each cluster of the policy, unless told not to', () => {
+    // Act
+    const entries = resourcesOfType(template, 'AWS::EKS::AccessEntry').map(([, r]) => r);
+
+    // Assess
+    expect(entries.map((e) => e.Properties.ClusterName).sort()).toEqual(clusters);
+    for (const entry of entries) {
+      expect(entry).toMatchObject({ Condition: 'ManageEksAccess', Properties: { Username: 'gpu-autoscaler', PrincipalArn: { 'Fn::GetAtt': ['ScalingWorkerRole', 'Arn'] } } });
+      expect(entry.Properties).not.toHaveProperty('KubernetesGroups');
+    }
+    expect(template.Parameters.ManageEksAccess?.Default).toBe('true');
+  });
+
+  it.each([
+    // The runbook's alerts, then the failures nobody would otherwise see.
+    { alarm: 'EvaluationsStalledAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_evaluations_total', missing: 'breaching' },
+    { alarm: 'GpuPoolIdleAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_gpu_pool_idle', missing: 'notBreaching' },
+    { alarm: 'IntentDeadLetterAlarm', namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', missing: 'notBreaching' },
+    { alarm: 'TickDeadLetterAlarm', namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', missing: 'notBreaching' },
+    { alarm: 'WorkerErrorsAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_worker_errors_total', missing: 'notBreaching' },
+    { alarm: 'Webhook5xxAlarm', namespace: 'AWS/Lambda', metric: 'Url5xxCount', missing: 'notBreaching' },
+  ])('alarms on $metric ($alarm)', ({ alarm, namespace, metric, missing }) => {
+    // Act
+    const properties = template.Resources[alarm]?.Properties ?? {};
+    const text = JSON.stringify(properties);
+
+    // Assess
+    expect(text).toContain(`"Namespace":"${namespace}"`);
+    expect(text).toContain(`"MetricName":"${metric}"`);
+    expect(properties.TreatMissingData).toBe(missing);
+  });
+
+  it.each(['scaling_gpu_nodes', 'scaling_pending_training_jobs', 'scaling_replicas', 'scaling_evaluation_duration_seconds', 'scaling_decisions_total'])(
+    'charts %s on the dashboard',
+    (metric) => {
+      // Act
+      const body = JSON.stringify(template.Resources.Dashboard?.Properties.DashboardBody);
+
+      // Assess
+      expect(body).toContain(metric);
+    },
+  );
+
+  it('stops packaging on an invalid policy, naming the problem and its path', async () => {
+    // Prepare
+    const bad = join(packageDir, 'bad-policy.yaml');
+    await writeFile(bad, readFileSync('policy.yaml', 'utf8').replace('timezone: America/New_York', 'timezone: America/Gotham'));
+
+    // Act
+    const run = await serverless(['package', '--stage', STAGE, '--package', join(packageDir, 'bad'), '--param', `policyFile=${bad}`]);
+
+    // Assess
+    expect(run.code).not.toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/invalid policy .*bad-policy\.yaml:\n\s+- timezone: /);
+  }, SLOW_MS);
+});
+
+// --- serverless invoke local, against the emulator ------------------------------------
+
+const sampleToken = (JSON.parse(readFileSync('events/alertmanager-webhook/function-url.json', 'utf8')) as { headers: { authorization: string } }).headers.authorization.replace(
+  /^Bearer /,
+  '',
+);
+const clients = emulatorClients();
+
+/**
+ * A stage of its own on the emulator, as a deployment would have it: its queue, event bus and
+ * (when given) token under `/gpu-autoscaler/<stage>`. `invoke local` gets the queue's URL
+ * through INVOKE_LOCAL_QUEUE_URL; everything else follows from the stage.
+ */
+const stageOnEmulator = async ({ token }: { token?: string } = {}) => {
+  const stage = uniqueName('it');
+  const { queueUrl } = await createQueues(clients.sqs, `${SERVICE}-${stage}-intents`);
+  await clients.events.send(new CreateEventBusCommand({ Name: `${SERVICE}-${stage}` }));
+  if (token !== undefined) await putToken(clients.ssm, `/${SERVICE}/${stage}/webhook-token`, token);
+  return {
+    stage,
+    invoke: async (name: string, event: string, env: readonly string[] = []) =>
+      resultOf(await serverless(['invoke', 'local', '--stage', stage, '-f', name, '-p', event, ...env.flatMap((e) => ['-e', e])], { INVOKE_LOCAL_QUEUE_URL: queueUrl })),
+    /** The message groups (targets) of everything on the queue. */
+    queuedTargets: async () => {
+      const targets: string[] = [];
+      for (let round = 0; round < 10; round++) {
+        const { Messages = [] } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['MessageGroupId'] }));
+        if (Messages.length === 0) break;
+        targets.push(...Messages.map((m) => m.Attributes?.MessageGroupId ?? ''));
+      }
+      return targets.sort();
+    },
+    state: async (target: string) => {
+      const { Parameter } = await clients.ssm.send(new GetParameterCommand({ Name: `/${SERVICE}/${stage}/targets/${target}` }));
+      return JSON.parse(Parameter?.Value ?? '{}') as { desired: number; generation: number };
+    },
+  };
+};
+
+interface HttpResult {
+  statusCode: number;
+  body: string;
+}
+
+describe.concurrent('serverless invoke local with the sample events, on the emulator', () => {
+  it.each([
+    { token: sampleToken, statusCode: 200, case: 'the token parameter holds the bearer token' },
+    { token: 'another-token', statusCode: 401, case: 'the bearer token is not the parameter' },
+    { token: undefined, statusCode: 500, case: 'the token parameter does not exist yet' },
+  ])('answers the Alertmanager sample $statusCode when $case', async ({ token, statusCode }) => {
+    // Prepare
+    const world = await stageOnEmulator({ token });
+
+    // Act
+    const result = (await world.invoke('alertmanager-webhook', 'events/alertmanager-webhook/function-url.json')) as HttpResult;
+
+    // Assess
+    expect(result.statusCode).toBe(statusCode);
+    if (statusCode === 200) {
+      expect(JSON.parse(result.body)).toMatchObject({ received: 1, queued: [{ target: 'worker-llm', alertname: 'LLMQueueBuildup' }], ignored: [] });
+      expect(await world.queuedTargets()).toEqual(['worker-llm']);
+    }
+  }, SLOW_MS);
+
+  it('ticks: evaluates every target of the policy and queues what it foresees', async () => {
+    // Prepare
+    const world = await stageOnEmulator();
+
+    // Act
+    const result = (await world.invoke('schedule-tick', 'events/schedule-tick/scheduler.json')) as { evaluations: number; queued: string[] };
+
+    // Assess
+    expect(result.evaluations).toBe(policy.targets.length);
+    expect(await world.queuedTargets()).toEqual([...result.queued].sort());
+  }, SLOW_MS);
+
+  it('applies the sample intent to the node group and records the state', async () => {
+    // Prepare: the node group the sample intent's target names
+    const world = await stageOnEmulator();
+    const [pool] = nodeGroups;
+    if (!pool) throw new Error('the policy names no node group');
+    await createNodegroup(clients.eks, pool.cluster, pool.nodegroup, { min: 1, max: 20, desired: 1 }).catch((error: unknown) => {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    });
+
+    // Act
+    const result = await world.invoke('scaling-worker', 'events/scaling-worker/sqs-intent.json');
+
+    // Assess: whatever the decision, the node group and the state agree
+    const { nodegroup } = await clients.eks.send(new DescribeNodegroupCommand({ clusterName: pool.cluster, nodegroupName: pool.nodegroup }));
+    const state = await world.state(pool.id);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(state.generation).toBeGreaterThanOrEqual(1);
+    expect(nodegroup?.scalingConfig?.desiredSize).toBe(state.desired);
+  }, SLOW_MS);
+
+  it('shows the status of every target of the policy', async () => {
+    // Prepare
+    const world = await stageOnEmulator({ token: sampleToken });
+
+    // Act
+    const result = (await world.invoke('status', 'events/status/function-url-get.json')) as HttpResult;
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    expect((JSON.parse(result.body) as { targets: { id: string }[] }).targets.map((t) => t.id)).toEqual(policy.targets.map((t) => t.id));
+  }, SLOW_MS);
+
+  it.each(readdirSync(join('events', 'emergency')).sort())('queues emergency/%s and waits for the worker', async (sample) => {
+    // Prepare: no worker runs, so the wait (cut to a second) ends without an outcome
+    const world = await stageOnEmulator();
+    const request = JSON.parse(readFileSync(join('events', 'emergency', sample), 'utf8')) as { target?: string };
+    const targets = request.target ? [request.target] : policy.targets.map((t) => t.id);
+
+    // Act
+    const result = (await world.invoke('emergency', join('events', 'emergency', sample), ['EMERGENCY_TIMEOUT_MS=1000'])) as {
+      ok: boolean;
+      outcomes: { target: string; status: string }[];
+    };
+
+    // Assess
+    expect(result.ok).toBe(false);
+    expect(result.outcomes.map((o) => o.target).sort()).toEqual([...targets].sort());
+    expect(result.outcomes.every((o) => o.status === 'timeout')).toBe(true);
+    expect(await world.queuedTargets()).toEqual([...targets].sort());
+  }, SLOW_MS);
+});
