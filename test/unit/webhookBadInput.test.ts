@@ -1,6 +1,5 @@
 import '../support/awsClients.ts';
-import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
@@ -10,6 +9,7 @@ import { type Intent, intentSchema } from '../../shared/domain/intent.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import type { IntentQueue } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
+import { functionUrlEvent, lambdaContext } from '../support/lambda.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 type WebhookModule = typeof import('../../functions/alertmanager-webhook/handler.ts');
@@ -45,44 +45,6 @@ interface Answer {
   intents: Intent[];
 }
 
-const lambdaContext = (): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: 'alertmanager-webhook',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:alertmanager-webhook',
-  memoryLimitInMB: '256',
-  awsRequestId: randomUUID(),
-  logGroupName: '/aws/lambda/alertmanager-webhook',
-  logStreamName: 'unit',
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
-
-const functionUrlEvent = (body: string, headers: Record<string, string>): APIGatewayProxyEventV2 => ({
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/',
-  rawQueryString: '',
-  headers: { 'content-type': 'application/json', ...headers },
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'url',
-    domainName: 'example.lambda-url.us-east-1.on.aws',
-    domainPrefix: 'example',
-    http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Alertmanager/0.25.0' },
-    requestId: randomUUID(),
-    routeKey: '$default',
-    stage: '$default',
-    time: new Date().toUTCString(),
-    timeEpoch: Date.now(),
-  },
-  isBase64Encoded: false,
-  // A Function URL leaves `body` out when the request has none.
-  ...(body === '' ? {} : { body }),
-});
-
 /** The webhook Lambda with a queue that records what it is given. */
 const lambdaWebhook = () => {
   const intents: Intent[] = [];
@@ -94,7 +56,7 @@ const lambdaWebhook = () => {
   const handler = webhook.buildHandler({ policy, queue, clock: new ManualClock(OFF_PEAK), token: async () => TOKEN });
   return async (body: string, headers: Record<string, string>): Promise<Answer> => {
     intents.length = 0;
-    const result = (await handler(functionUrlEvent(body, headers), lambdaContext())) as APIGatewayProxyStructuredResultV2;
+    const result = (await handler(functionUrlEvent(body, headers), lambdaContext('alertmanager-webhook'))) as APIGatewayProxyStructuredResultV2;
     return { status: result.statusCode ?? 0, body: JSON.parse(result.body ?? '{}') as Answer['body'], intents: [...intents] };
   };
 };

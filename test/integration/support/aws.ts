@@ -11,9 +11,10 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { inject } from 'vitest';
 import { awsClientConfig } from '../../support/awsClients.ts';
+import { lambdaContext } from '../../support/lambda.ts';
 
 /** Real SDK clients pointed at the emulator, each counting the commands it sends. */
 export const emulatorClients = () => {
@@ -80,44 +81,6 @@ export const putToken = async (ssm: SSMClient, name: string, token: string) => {
 };
 
 export const uniqueName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-
-export const lambdaContext = (functionName: string): Context => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-  memoryLimitInMB: '256',
-  awsRequestId: randomUUID(),
-  logGroupName: `/aws/lambda/${functionName}`,
-  logStreamName: 'test',
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-});
-
-/** A Lambda Function URL request, as the webhook receives it. */
-export const functionUrlEvent = (body: string | undefined, headers: Record<string, string> = {}, method = 'POST'): APIGatewayProxyEventV2 => ({
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/',
-  rawQueryString: '',
-  headers: { 'content-type': 'application/json', ...headers },
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'url',
-    domainName: 'example.lambda-url.us-east-1.on.aws',
-    domainPrefix: 'example',
-    http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Alertmanager/0.25.0' },
-    requestId: randomUUID(),
-    routeKey: '$default',
-    stage: '$default',
-    time: new Date().toUTCString(),
-    timeEpoch: Date.now(),
-  },
-  isBase64Encoded: false,
-  ...(body !== undefined ? { body } : {}),
-});
 
 type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 

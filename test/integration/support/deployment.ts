@@ -13,7 +13,8 @@ import type { TargetState } from '../../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../../shared/policyFile.ts';
 import type { StateStore } from '../../../shared/ports.ts';
 import { ManualClock } from '../../support/clock.ts';
-import { createNodegroup, createQueues, emulatorClients, functionUrlEvent, lambdaContext, pumpQueue, putToken, uniqueName } from './aws.ts';
+import { functionUrlEvent, lambdaContext } from '../../support/lambda.ts';
+import { createNodegroup, createQueues, emulatorClients, pumpQueue, putToken, uniqueName } from './aws.ts';
 
 type Handlers = {
   webhook: typeof import('../../../functions/alertmanager-webhook/handler.ts');

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+
+/** The context Lambda passes a handler; tests only need it to look real. */
+export const lambdaContext = (functionName: string): Context => ({
+  callbackWaitsForEmptyEventLoop: false,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+  memoryLimitInMB: '256',
+  awsRequestId: randomUUID(),
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: 'test',
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+});
+
+/** A Lambda Function URL request, as the webhook receives it. */
+export const functionUrlEvent = (body: string | undefined, headers: Record<string, string> = {}, method = 'POST', path = '/'): APIGatewayProxyEventV2 => ({
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: path,
+  rawQueryString: '',
+  headers: { 'content-type': 'application/json', ...headers },
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'url',
+    domainName: 'example.lambda-url.us-east-1.on.aws',
+    domainPrefix: 'example',
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Alertmanager/0.25.0' },
+    requestId: randomUUID(),
+    routeKey: '$default',
+    stage: '$default',
+    time: new Date().toUTCString(),
+    timeEpoch: Date.now(),
+  },
+  isBase64Encoded: false,
+  // A Function URL leaves `body` out when the request has none.
+  ...(body !== undefined && body !== '' ? { body } : {}),
+});
