@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../../support/listen.ts';
 
 export interface MetricsExporter {
   /** Base URL, e.g. `http://127.0.0.1:43121`; metrics are under `/metrics`. */
@@ -66,14 +66,7 @@ export const startExporter = async (): Promise<MetricsExporter> => {
   // Prometheus keeps scrape connections alive; without this close() would wait for them.
   server.keepAliveTimeout = 1_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { functionUrlEvent, lambdaContext } from '../../../support/lambda.ts';
+import { listenOnLoopback } from '../../../support/listen.ts';
 
 export type FunctionUrlHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 
@@ -36,14 +36,7 @@ export const serveLambdaWebhook = async (functionName: string, handler: Function
   });
   server.keepAliveTimeout = 1_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     close: () =>

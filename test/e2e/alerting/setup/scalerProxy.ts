@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { SinkRequest } from './alertingStack.ts';
 import { waitUntil } from './alertingStack.ts';
+import { listenOnLoopback } from '../../../support/listen.ts';
 
 /** How the proxy treats a request: pass it on, or stand for a webhook that is down. */
 export type Outage = { kind: 'none' } | { kind: 'status'; status: number } | { kind: 'reset' };
@@ -76,14 +76,7 @@ export const startScalerProxy = async (): Promise<ScalerProxy> => {
   });
   server.keepAliveTimeout = 1_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}/webhook`,
