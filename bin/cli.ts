@@ -92,7 +92,7 @@ const start = async (args: string[]): Promise<void> => {
     const summary = await autoscaler.tick();
     ticks += 1;
     const now = cluster();
-    if (now !== last) print(`${summary.at} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${now}`);
+    if (now !== last) print(`${clock.now().toISOString()} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${now}`);
     last = now;
     if (values.ticks !== undefined && ticks >= Number(values.ticks)) {
       clearInterval(timer);
