@@ -9,6 +9,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Unit tests reach no emulator: a client that slips through meets a closed loopback port,
+          // not the moto server the integration project started in this same run.
+          env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
         },
       },
       {
@@ -24,6 +27,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
           testTimeout: 120_000,
           hookTimeout: 900_000,
           fileParallelism: false,
