@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
+import { MemoryFifoQueue } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
+import { tick } from '../../shared/app/tick.ts';
+import type { MetricSource } from '../../shared/ports.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { ManualClock } from '../support/clock.ts';
 
@@ -25,6 +28,27 @@ describe('Function: tick', () => {
     // Assess
     expect(summary.queued).toHaveLength(queued);
     expect(summary.evaluations).toBe(policy.targets.length);
+  });
+
+  it('leaves metric-driven targets as they are when CloudWatch throttles, with the reason', async () => {
+    // Prepare
+    const store = new MemoryStateStore();
+    const clock = new ManualClock('2026-11-23T10:00:30-05:00');
+    const queue = new MemoryFifoQueue(clock);
+    const throttled: MetricSource = {
+      read: async () => {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      },
+    };
+
+    // Act
+    const summary = await tick(policy, { store, queue, clock, metrics: throttled });
+
+    // Assess
+    expect(summary.metricError).toBe('ThrottlingException: Rate exceeded');
+    const intent = summary.queued.find((i) => i.target === 'training-workers');
+    expect(intent?.metrics).toEqual([{ rule: 'training-queue', error: 'ThrottlingException: Rate exceeded' }]);
+    expect(summary.foreseen.find((d) => d.target === 'training-workers')?.reasons.map((r) => r.code)).toContain('MetricUnavailable');
   });
 
   it('restores a size changed behind its back at the next reconcile, when the target says restore', async () => {
