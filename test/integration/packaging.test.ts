@@ -260,6 +260,15 @@ describe('The deployable service (serverless.yml)', () => {
     expect(sizes.find((s) => s.name === 'alertmanager-webhook')?.bytes).toBeLessThan(1_000_000);
   });
 
+  it.each(functions)('bundles %s without a YAML parser: the policy ships as JSON', async (name) => {
+    // Act
+    const { inputs } = JSON.parse(await readFile(join('dist', 'meta', `${name}.json`), 'utf8')) as { inputs: Record<string, unknown> };
+
+    // Assess
+    expect(Object.keys(inputs).filter((input) => input.includes('node_modules/yaml/'))).toEqual([]);
+    expect(JSON.parse(await readFile(join('dist', 'policy.yaml'), 'utf8'))).toMatchObject({ version: 1 });
+  });
+
   it('passes cfn-lint', async () => {
     // Prepare
     const venv = await ensureVenv();
