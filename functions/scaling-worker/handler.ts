@@ -22,6 +22,14 @@ import { logger, metrics, recordDecision } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { type EventSink, systemClock } from '../../shared/ports.ts';
 
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /** An audit event that cannot be sent must not undo or repeat an action already taken. */
 const auditBestEffort = (sink: EventSink): EventSink => ({
   publish: async (decisions) => {
@@ -42,8 +50,15 @@ const auditBestEffort = (sink: EventSink): EventSink => ({
 export const buildHandler = (policy: Policy, deps: WorkerDeps) => {
   const processor = new SqsFifoPartialProcessorAsync();
   const processRecord = async (record: SQSRecord): Promise<void> => {
-    const intent = intentSchema.parse(JSON.parse(record.body));
     const receives = Number(record.attributes.ApproximateReceiveCount);
+    const parsed = intentSchema.safeParse(safeJson(record.body));
+    if (!parsed.success) {
+      // Retrying cannot mend it: it fails until the queue's maxReceiveCount moves it to the DLQ.
+      logger.error('message is not an intent', { target: record.attributes.MessageGroupId, messageId: record.messageId, receives, problems: parsed.error.issues.slice(0, 5) });
+      metrics.addMetric('scaling_worker_errors_total', MetricUnit.Count, 1);
+      throw new Error(`message ${record.messageId} is not an intent`);
+    }
+    const intent = parsed.data;
     try {
       recordDecision(await applyIntent(policy, intent, deps, { redelivered: receives > 1 }));
     } catch (error) {

@@ -1,5 +1,5 @@
 import { ResourceInUseException } from '@aws-sdk/client-eks';
-import { DeleteQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
 import { logger } from '../../shared/observability.ts';
@@ -187,6 +187,22 @@ describe('AWS runtime on the emulator', () => {
     expect(pumped).toEqual({ processed: 0, failed: 5 });
     const { Messages = [] } = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.dlqUrl, MaxNumberOfMessages: 10 }));
     expect(Messages.map((m) => JSON.parse(m.Body ?? '{}').target)).toEqual(['gpu-pool']);
+  });
+
+  it('moves a message that is not an intent to the DLQ, and the other targets go on', async () => {
+    // Prepare: a stray message in the pool's group
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    await world.clients.sqs.send(new SendMessageCommand({ QueueUrl: world.queueUrl, MessageBody: '{"not":"an intent"}', MessageGroupId: 'gpu-pool', MessageDeduplicationId: 'stray-1' }));
+
+    // Act: the emergency function's wait runs the worker, as it would in AWS
+    const outcome = await world.emergency({ action: 'set', target: 'app', replicas: 4, reason: 'INC-5' });
+    await world.pump();
+
+    // Assess
+    expect(outcome).toMatchObject({ ok: true, outcomes: [{ target: 'app', decision: { code: 'EmergencySet', to: 4 } }] });
+    expect(world.workloads.snapshot().app?.desired).toBe(4);
+    const { Messages = [] } = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.dlqUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages.map((m) => m.Body)).toEqual(['{"not":"an intent"}']);
   });
 
   it.each([
