@@ -8,7 +8,7 @@ import { waitUntil } from './setup/alertingStack.ts';
 import { serveLambdaWebhook } from './setup/lambdaWebhookServer.ts';
 import { CONNECTION_RESET } from './setup/scalerProxy.ts';
 import type { Outage } from './setup/scalerProxy.ts';
-import { OFF_PEAK, startLocalScaler, startScalingStack, WEBHOOK_TOKEN } from './setup/scalingStack.ts';
+import { OFF_PEAK, startScalingStack, WEBHOOK_TOKEN } from './setup/scalingStack.ts';
 import type { LocalScaler, ScalingStack } from './setup/scalingStack.ts';
 
 type WebhookModule = typeof import('../../../functions/alertmanager-webhook/handler.ts');
@@ -20,7 +20,6 @@ const DELIVERY_TIMEOUT_MS = 30_000;
 let stack: ScalingStack;
 let scaler: LocalScaler;
 // Kept listening until the next test starts, so that the resolves of its alerts reach it.
-const running: LocalScaler[] = [];
 let webhook: WebhookModule;
 const timings: Record<string, number> = {};
 
@@ -78,18 +77,12 @@ describe('delivery on real alerts: an HA pair of Alertmanagers without gossip, a
   });
 
   beforeEach(async () => {
-    // The last test's alerts resolve at its own scaler: a late copy must not reach the next one.
     calm();
     stack.proxy.failWith({ kind: 'none' });
-    await stack.quiet();
-    for (const previous of running.splice(0)) await previous.close();
-    scaler = await startLocalScaler(policy);
-    running.push(scaler);
-    stack.proxy.forwardTo(scaler.url);
+    scaler = await stack.freshScaler(policy);
   });
 
   afterAll(async () => {
-    for (const previous of running.splice(0)) await previous.close();
     await stack.stop();
     console.info(`delivery e2e timings (ms): ${JSON.stringify(timings)}`);
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadPolicyFile } from '../../../shared/policyFile.ts';
 import type { SinkRequest } from './setup/alertingStack.ts';
 import { waitUntil } from './setup/alertingStack.ts';
-import { startLocalScaler, startScalingStack, WEBHOOK_TOKEN } from './setup/scalingStack.ts';
+import { startScalingStack, WEBHOOK_TOKEN } from './setup/scalingStack.ts';
 import type { LocalScaler, ScalingStack } from './setup/scalingStack.ts';
 
 const policy = loadPolicyFile('policy.yaml');
@@ -14,7 +14,6 @@ const DELIVERY_TIMEOUT_MS = 30_000;
 let stack: ScalingStack;
 let scaler: LocalScaler;
 // Kept listening until the next test starts, so that the resolves of its alerts reach it.
-const running: LocalScaler[] = [];
 const timings: Record<string, number> = {};
 
 /** Between the idle (< 10) and build-up (> 50) thresholds, with 83% VRAM headroom: no rule fires. */
@@ -51,17 +50,11 @@ describe('scaling on real alerts: rules and route rendered from policy.yaml, one
   });
 
   beforeEach(async () => {
-    // The last test's alerts resolve at its own scaler: a late copy must not reach the next one.
     calm();
-    await stack.quiet();
-    for (const previous of running.splice(0)) await previous.close();
-    scaler = await startLocalScaler(policy);
-    running.push(scaler);
-    stack.proxy.forwardTo(scaler.url);
+    scaler = await stack.freshScaler(policy);
   });
 
   afterAll(async () => {
-    for (const previous of running.splice(0)) await previous.close();
     await stack.stop();
     console.info(`scaling e2e timings (ms): ${JSON.stringify(timings)}`);
   });

@@ -68,6 +68,11 @@ export interface ScalingStack {
    * group it delivered as firing, so that the next test starts from scratch.
    */
   quiet(): Promise<void>;
+  /**
+   * Waits until quiet, closes the last test's scaler and points the proxy at a new one: the last
+   * test's alerts resolve at its own scaler, and no late copy reaches the next one.
+   */
+  freshScaler(policy: Policy): Promise<LocalScaler>;
   stop(): Promise<void>;
 }
 
@@ -117,16 +122,26 @@ export const startScalingStack = async (options: ScalingStackOptions): Promise<S
     });
     stoppers.push(() => prometheus.stop());
 
+    const quiet = async () => {
+      await waitUntil(async () => ((await prometheus.alerts()).length === 0 && resolvesDelivered(proxy) ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'Prometheus to hold no alert and every group Alertmanager delivered as firing to be delivered as resolved',
+      });
+    };
+    let current: LocalScaler | undefined;
+    stoppers.unshift(async () => current?.close());
     return {
       exporter,
       proxy,
       alertmanagers,
       prometheus,
-      quiet: async () => {
-        await waitUntil(async () => ((await prometheus.alerts()).length === 0 && resolvesDelivered(proxy) ? true : undefined), {
-          timeoutMs: 30_000,
-          what: 'Prometheus to hold no alert and every group Alertmanager delivered as firing to be delivered as resolved',
-        });
+      quiet,
+      freshScaler: async (policy) => {
+        await quiet();
+        await current?.close();
+        current = await startLocalScaler(policy);
+        proxy.forwardTo(current.url);
+        return current;
       },
       stop,
     };
