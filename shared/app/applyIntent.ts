@@ -15,7 +15,7 @@ export interface WorkerDeps {
   clock: Clock;
 }
 
-export const currentSize = (target: Target, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
+const currentSize = (target: Target, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
   target.kind === 'eks-nodegroup' ? deps.nodeGroups.current(target) : deps.workloads.current(target);
 
 /**

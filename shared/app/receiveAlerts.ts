@@ -1,7 +1,7 @@
 import { alertValue, type WebhookPayload, webhookPayloadSchema } from '../domain/alertmanager.ts';
 import type { Intent } from '../domain/intent.ts';
 import { routeAlert } from '../domain/matching.ts';
-import type { Policy } from '../domain/policy.ts';
+import { type Policy, rulesOf } from '../domain/policy.ts';
 import { BadRequestError, QueueUnavailableError } from '../errors.ts';
 import type { Clock, IntentQueue } from '../ports.ts';
 import { alertIntentId } from './intentIds.ts';
@@ -73,7 +73,7 @@ export const receiveAlerts = async (
         summary.ignored.push({ alertname, fingerprint: alert.fingerprint, reason: 'DuplicateInPayload' });
         continue;
       }
-      const value = valueFor(policy, rules, alert);
+      const value = valueFor(policy, target, rules, alert);
       intents.set(id, {
         id,
         target,
@@ -93,9 +93,9 @@ export const receiveAlerts = async (
 };
 
 /** The value a proportional rule reads, from the annotation the rule names. */
-const valueFor = (policy: Policy, rules: readonly string[], alert: WebhookPayload['alerts'][number]): number | undefined => {
+const valueFor = (policy: Policy, target: string, rules: readonly string[], alert: WebhookPayload['alerts'][number]): number | undefined => {
   for (const id of rules) {
-    const rule = policy.rules.find((r) => r.id === id);
+    const rule = rulesOf(policy, target).get(id);
     if (rule?.action.type === 'proportional') return alertValue(alert, rule.action.valueFrom);
   }
   return alertValue(alert, 'value');

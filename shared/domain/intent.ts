@@ -43,6 +43,5 @@ export const intentSchema = z.strictObject({
 });
 
 export type Intent = z.infer<typeof intentSchema>;
-export type IntentInput = z.input<typeof intentSchema>;
 export type AlertObservation = z.infer<typeof alertObservationSchema>;
 export type EmergencyCommand = z.infer<typeof emergencyCommandSchema>;
