@@ -1,6 +1,7 @@
-import { decide } from '../shared/domain/decide.ts';
+import { decide } from '../shared/domain/decide/index.ts';
 import { type Intent, intentSchema } from '../shared/domain/intent.ts';
 import { type PolicyInput, validatePolicy } from '../shared/domain/policy.ts';
+import { type ResolvedTarget, resolvePolicy } from '../shared/domain/resolve.ts';
 import { initialState, type TargetState, targetStateSchema } from '../shared/domain/state.ts';
 import { type BenchRow, measure } from './measure.ts';
 
@@ -36,11 +37,13 @@ const fixture = () => {
     })),
   }));
   const states: TargetState[] = result.policy.targets.map((target) => ({ ...initialState(target.id), desired: 4, window: 'peak' }));
-  return { policy: result.policy, intents, states, now };
+  const resolved = resolvePolicy(result.policy);
+  const targets = result.policy.targets.map((t) => resolved.target(t.id) as ResolvedTarget);
+  return { targets, intents, states, now };
 };
 
 export const benchDecide = async (): Promise<BenchRow[]> => {
-  const { policy, intents, states, now } = fixture();
+  const { targets, intents, states, now } = fixture();
   const rawIntents = intents.map((i) => JSON.stringify(i));
   const rawStates = states.map((s) => JSON.stringify(s));
   let n = 0;
@@ -54,10 +57,10 @@ export const benchDecide = async (): Promise<BenchRow[]> => {
     const k = n++ % TARGETS;
     const intent = intentSchema.parse(JSON.parse(rawIntents[k] ?? ''));
     const state = targetStateSchema.parse(JSON.parse(rawStates[k] ?? ''));
-    decide(policy, state, { intent }, now);
+    decide(targets[k] as ResolvedTarget, state, { intent }, now);
   });
   const allTargets = await measure(() => {
-    for (let k = 0; k < TARGETS; k++) decide(policy, states[k], { intent: intents[k] as Intent }, now);
+    for (let k = 0; k < TARGETS; k++) decide(targets[k] as ResolvedTarget, states[k], { intent: intents[k] as Intent }, now);
   }, { warmup: 20 });
 
   return [

@@ -30,7 +30,11 @@ export interface NodeGroupScaler {
 /** Deployments (scale subresource) and HPAs (minReplicas/maxReplicas). */
 export interface WorkloadScaler {
   current(target: WorkloadTarget): Promise<number>;
-  scaleTo(target: WorkloadTarget, desired: number, token: string): Promise<void>;
+  /**
+   * Sets the size. On an HPA `pin` sets minReplicas = maxReplicas = desired (an emergency
+   * size the HPA must not undo); otherwise minReplicas = desired within the target's max.
+   */
+  scaleTo(target: WorkloadTarget, desired: number, token: string, options?: { pin?: boolean }): Promise<void>;
 }
 
 /** The audit trail: one event per decision that acted or was refused. */

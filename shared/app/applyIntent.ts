@@ -1,7 +1,8 @@
 import { type Decision, describeDecision } from '../domain/decision.ts';
-import { decide } from '../domain/decide.ts';
+import { decide } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
-import { type Policy, type Target, targetById } from '../domain/policy.ts';
+import type { Policy, Target } from '../domain/policy.ts';
+import { resolvePolicy } from '../domain/resolve.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
 import { couplingIntentId } from './intentIds.ts';
@@ -29,13 +30,13 @@ export const applyIntent = async (
   deps: WorkerDeps,
   options: { redelivered?: boolean } = {},
 ): Promise<Decision> => {
-  const target = targetById(policy, intent.target);
+  const target = resolvePolicy(policy).target(intent.target);
   if (!target) throw new Error(`intent ${intent.id} names target "${intent.target}", which the policy does not have`);
-  const states = await deps.store.getMany(stateIdsFor(policy, target));
+  const states = await deps.store.getMany(stateIdsFor(target));
   const observed = await currentSize(target, deps);
-  const gpu = gpuViewFor(policy, target, states);
+  const gpu = gpuViewFor(target, states);
   const decision = decide(
-    policy,
+    target,
     states.get(target.id),
     { intent, observed, ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
     deps.clock.now(),
@@ -55,7 +56,7 @@ export const applyIntent = async (
       );
     }
     if (target.kind === 'eks-nodegroup') await deps.nodeGroups.scaleTo(target, decision.to, intent.id);
-    else await deps.workloads.scaleTo(target, decision.to, intent.id);
+    else await deps.workloads.scaleTo(target, decision.to, intent.id, { pin: decision.hpa === 'pin' });
   }
   await deps.store.put(decision.state);
   if (decision.verdict !== 'none') await deps.events.publish([decision]);

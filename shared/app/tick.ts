@@ -1,8 +1,9 @@
 import type { Decision } from '../domain/decision.ts';
-import { decide } from '../domain/decide.ts';
+import { decide } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
 import { evaluateMetricRule, type MetricSignal } from '../domain/metrics.ts';
 import type { Policy } from '../domain/policy.ts';
+import { resolvePolicy } from '../domain/resolve.ts';
 import type { TargetState } from '../domain/state.ts';
 import type { Clock, IntentQueue, MetricSource, StateStore } from '../ports.ts';
 import { gpuViewFor } from './gpuView.ts';
@@ -44,7 +45,9 @@ const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean 
   prior.window !== next.window ||
   prior.pause?.until !== next.pause?.until ||
   prior.alerts.length !== next.alerts.length ||
-  prior.idleSince !== next.idleSince;
+  prior.idleSince !== next.idleSince ||
+  prior.windowEntry?.done !== next.windowEntry?.done ||
+  prior.windowReturn?.after !== next.windowReturn?.after;
 
 /**
  * The minute tick, level-triggered: re-evaluates every target against its active alerts,
@@ -73,15 +76,15 @@ export const tick = async (
     signalsByTarget.set(rule.target, [...(signalsByTarget.get(rule.target) ?? []), signal]);
     if (rule.gauge && signal.value !== undefined) summary.gauges[rule.gauge] = signal.value;
   }
-  for (const target of policy.targets) {
+  for (const target of resolvePolicy(policy).targets) {
     const prior = states.get(target.id);
     const metrics = signalsByTarget.get(target.id) ?? [];
     const intent: Intent = {
       id: tickIntentId(target.id, now), target: target.id, createdAt: now.toISOString(), source: 'tick', alerts: [],
       ...(metrics.length > 0 ? { metrics } : {}),
     };
-    const gpu = gpuViewFor(policy, target, states);
-    const preview = decide(policy, prior, { intent, ...(gpu ? { gpu } : {}) }, now);
+    const gpu = gpuViewFor(target, states);
+    const preview = decide(target, prior, { intent, ...(gpu ? { gpu } : {}) }, now);
     summary.evaluations += 1;
     const size = prior?.desired ?? preview.from;
     summary.sizes[target.id] = size;

@@ -19,7 +19,11 @@ export interface Decision {
   from: number;
   to: number;
   verdict: Verdict;
-  /** The first reason is the headline; the rest explain the steps that shaped it. */
+  /** What proposed the decision (a rule, a window, a command...), when anything did. */
+  cause?: Reason;
+  /** The limit that changed what the cause asked for (cooldown, veto, pause, bounds...). */
+  limitedBy?: Reason;
+  /** The first reason is the headline (`limitedBy ?? cause`); the rest explain the steps that shaped it. */
   reasons: Reason[];
   /** The rule, schedule or command that won. */
   rule?: string;
@@ -28,7 +32,15 @@ export interface Decision {
   emergency: boolean;
   state: TargetState;
   followUps: FollowUp[];
+  /**
+   * An HPA target's bounds change even when its size does not: `pin` sets minReplicas =
+   * maxReplicas (an emergency size), `release` gives the HPA back its range.
+   */
+  hpa?: 'pin' | 'release';
 }
+
+/** The reason a decision is counted and shown by: what limited it, else what caused it. */
+export const headlineOf = (d: Pick<Decision, 'reasons'>): Reason | undefined => d.reasons[0];
 
 /** One line a person can read: `worker-llm 2 -> 3 scale [ScaleUp] rule llm-queue-buildup ...`. */
 export const describeDecision = (d: Decision): string => {

@@ -15,12 +15,17 @@ export const alertObservationSchema = z.strictObject({
   rules: z.array(z.string()).min(1),
 });
 
+/** No pause or pin outlives a year; the policy's `maxPause` caps pauses further. */
+const MAX_TTL = 365 * 86_400;
+/** On an `hpa` target an emergency size pins the HPA this long (the policy's `pinFor` by default). */
+const pinSchema = durationSchema.pipe(z.number().int().positive().max(MAX_TTL)).optional();
+
 /** The emergency procedures of the runbooks, as commands an operator sends. */
 export const emergencyCommandSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('double') }),
-  z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative() }),
-  z.strictObject({ action: z.literal('scaleToMin') }),
-  z.strictObject({ action: z.literal('pause'), ttl: durationSchema.pipe(z.number().int().positive()) }),
+  z.strictObject({ action: z.literal('double'), ttl: pinSchema }),
+  z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative(), ttl: pinSchema }),
+  z.strictObject({ action: z.literal('scaleToMin'), ttl: pinSchema }),
+  z.strictObject({ action: z.literal('pause'), ttl: durationSchema.pipe(z.number().int().positive().max(MAX_TTL)) }),
   z.strictObject({ action: z.literal('resume') }),
   z.strictObject({ action: z.literal('evaluateNow') }),
   z.strictObject({ action: z.literal('deprovisionPool') }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.ts';
+import { PRIORITIES } from './precedence.ts';
 
 const idSchema = z
   .string()
@@ -120,6 +121,8 @@ export const actionSchema = z.discriminatedUnion('type', [
     targetValue: z.number().positive(),
     /** The alert annotation (or label) carrying the observed value. */
     valueFrom: z.string().default('value'),
+    /** No change while value / targetValue is within this band around 1 (the HPA's 10%). */
+    tolerance: z.number().min(0).max(1).default(0.1),
   }),
 ]);
 
@@ -139,6 +142,8 @@ export const ruleSchema = z.strictObject({
   action: actionSchema,
   /** Time after any scaling of the target before this rule may act again. */
   cooldown: durationSchema.optional(),
+  /** The decision matrix's priority; P2 for a scale-up rule and P3 for a scale-down rule when not given. */
+  priority: z.enum(PRIORITIES).optional(),
   prometheus: prometheusRuleSchema.optional(),
   description: z.string().optional(),
 });
@@ -187,6 +192,7 @@ export const metricRuleSchema = z
     /** How a missing datapoint counts: never a reason to scale down unless `breaching` is asked for. */
     missingData: z.enum(['notBreaching', 'breaching', 'ignore']).default('notBreaching'),
     cooldown: durationSchema.optional(),
+    priority: z.enum(PRIORITIES).optional(),
     /** Also report the value as this heartbeat metric (e.g. scaling_pending_training_jobs). */
     gauge: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
     description: z.string().optional(),
@@ -216,10 +222,19 @@ export const vetoSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** `12` replicas, or `2x` the size at the window's entry (TenSafe: "pre-scale to 2x current"). */
+const windowDesiredSchema = z.union([
+  replicasSchema,
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?x$/, 'expected a number of replicas or a multiple of the current size such as 2x')
+    .transform((text) => ({ factor: Number(text.slice(0, -1)) })),
+]);
+
 const windowTargetSchema = z
   .strictObject({
-    /** Set once when the window becomes the active one (or its pre-scale lead begins). */
-    desired: replicasSchema.optional(),
+    /** Set when the window becomes the active one (or its pre-scale lead begins), until reached. */
+    desired: windowDesiredSchema.optional(),
     /** Lowest size while the window is active; alerts cannot scale below it. */
     floor: replicasSchema.optional(),
     /** Highest size while the window is active. */
@@ -244,6 +259,11 @@ export const scheduleSchema = z.strictObject({
   dates: z.array(dateSchema).optional(),
   /** Never on these local dates (holidays). */
   except: z.array(dateSchema).default([]),
+  /**
+   * After the window ends, the sizes it raised return to what they were when it began, this
+   * long after its end (TenSafe: "scale down 15-30 minutes after the event").
+   */
+  returnAfter: durationSchema.optional(),
   targets: z.record(idSchema, windowTargetSchema),
   description: z.string().optional(),
 });
@@ -261,6 +281,19 @@ export const policySchema = z
         alertTtl: durationSchema.default(4 * 3600),
         /** How often the tick has the worker compare every target with its live size (drift). */
         reconcileEvery: durationSchema.pipe(z.number().int().min(60).multipleOf(60)).default(300),
+        /** Past these ages an intent is dropped with a reason: a late notice or command must not act. */
+        maxAge: z
+          .strictObject({
+            alert: durationSchema.default(600),
+            emergency: durationSchema.default(900),
+            tick: durationSchema.default(300),
+            coupling: durationSchema.default(600),
+          })
+          .prefault({}),
+        /** The longest pause an operator may set. */
+        maxPause: durationSchema.default(7 * 86_400),
+        /** How long an emergency size pins an HPA (minReplicas = maxReplicas) unless the command says. */
+        pinFor: durationSchema.default(3600),
       })
       .prefault({}),
     targets: z.array(targetSchema).min(1),
@@ -337,6 +370,7 @@ export const policySchema = z
         }
         for (const key of ['desired', 'floor', 'ceiling'] as const) {
           const value = sizes[key];
+          if (typeof value === 'object') continue;
           if (value !== undefined && (value < target.min || value > target.max)) {
             ctx.addIssue({
               code: 'custom',

@@ -44,6 +44,17 @@ export const REASON_CODES = [
   'EmergencyDeprovisionPool',
   'EvaluateNow',
   'UnknownTarget',
+  'UpInForce',
+  'WithinTolerance',
+  'IntentTooOld',
+  'PreScale',
+  'WindowEntryPending',
+  'EventEnded',
+  'VetoOverridden',
+  'PauseOverridden',
+  'AlertsTruncatedVeto',
+  'PinReleased',
+  'PauseTooLong',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

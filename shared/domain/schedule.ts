@@ -1,5 +1,6 @@
-import type { Policy, Schedule, Target, Weekday } from './policy.ts';
+import type { Schedule, Weekday } from './policy.ts';
 import { WEEKDAYS } from './policy.ts';
+import type { ResolvedSchedule } from './resolve.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -137,12 +138,11 @@ export const occurrenceAt = (schedule: Schedule, instant: number, zone: string):
   return undefined;
 };
 
-/** The window in force for a target: the highest priority among those covering it. */
-export const activeWindow = (policy: Policy, target: Target, instant: number): Occurrence | undefined => {
+/** The window in force among a target's windows: the highest priority among those covering it. */
+export const activeWindow = (schedules: readonly ResolvedSchedule[], instant: number): Occurrence | undefined => {
   let best: Occurrence | undefined;
-  for (const schedule of policy.schedules) {
-    if (!(target.id in schedule.targets)) continue;
-    const occurrence = occurrenceAt(schedule, instant, schedule.timezone ?? policy.timezone);
+  for (const schedule of schedules) {
+    const occurrence = occurrenceAt(schedule, instant, schedule.timezone);
     if (occurrence && (!best || occurrence.schedule.priority > best.schedule.priority)) best = occurrence;
   }
   return best;

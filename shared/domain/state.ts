@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The caps keep one target's document well under the 4 KB of a Standard SSM parameter. */
-export const STATE_LIMITS = { alerts: 12, recentIntents: 16, history: 5, message: 160 } as const;
+export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -15,6 +15,15 @@ export const activeAlertSchema = z.strictObject({
   /** Last time Alertmanager (re)sent it: a firing alert not re-sent for `alertTtl` expires. */
   seenAt: isoSchema,
   value: z.number().optional(),
+  /** The alert matched a veto of the target: never the one dropped to make room. */
+  veto: z.literal(true).optional(),
+});
+
+/** A resolved alert, kept for `alertTtl` so a late copy of its firing notice cannot revive it. */
+export const tombstoneSchema = z.strictObject({
+  fingerprint: z.string(),
+  startsAt: isoSchema,
+  resolvedAt: isoSchema,
 });
 
 export const historyEntrySchema = z.strictObject({
@@ -22,13 +31,33 @@ export const historyEntrySchema = z.strictObject({
   intent: z.string(),
   from: z.number().int(),
   to: z.number().int(),
+  /** The headline: what limited the decision, or what caused it. */
   code: z.string(),
+  /** What proposed it, when a limit changed it. */
+  cause: z.string().optional(),
   message: z.string().max(STATE_LIMITS.message),
 });
 
 export const pauseSchema = z.strictObject({
   until: isoSchema,
   reason: z.string().max(STATE_LIMITS.message),
+  /** An emergency size pins an HPA (minReplicas = maxReplicas) until this pause ends. */
+  pinned: z.literal(true).optional(),
+});
+
+/** A window's entry size, kept until the target reaches it (level-triggered, never lost to a hold). */
+export const windowEntrySchema = z.strictObject({
+  to: z.number().int().nonnegative(),
+  /** The size when the window began: what an event window returns to after it ends. */
+  before: z.number().int().nonnegative(),
+  done: z.boolean(),
+});
+
+/** An event window that ended: its sizes return to `to` once `after` has passed. */
+export const windowReturnSchema = z.strictObject({
+  window: z.string(),
+  to: z.number().int().nonnegative(),
+  after: isoSchema,
 });
 
 export const targetStateSchema = z.strictObject({
@@ -42,9 +71,14 @@ export const targetStateSchema = z.strictObject({
   lastUpAt: isoSchema.optional(),
   lastDownAt: isoSchema.optional(),
   alerts: z.array(activeAlertSchema).max(STATE_LIMITS.alerts),
+  /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
+  alertsTruncated: z.literal(true).optional(),
+  tombstones: z.array(tombstoneSchema).max(STATE_LIMITS.tombstones).optional(),
   pause: pauseSchema.optional(),
   /** Id of the schedule window in force at the last decision, to see entering a new one. */
   window: z.string().nullable(),
+  windowEntry: windowEntrySchema.optional(),
+  windowReturn: windowReturnSchema.optional(),
   /** Since when a GPU pool has had more nodes than its workloads need. */
   idleSince: isoSchema.optional(),
   /** Intents already decided: a redelivered message is recognised and acts no more. */
@@ -55,6 +89,7 @@ export const targetStateSchema = z.strictObject({
 export type TargetState = z.infer<typeof targetStateSchema>;
 export type ActiveAlert = z.infer<typeof activeAlertSchema>;
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+export type Tombstone = z.infer<typeof tombstoneSchema>;
 
 export const initialState = (target: string): TargetState => ({
   version: 1,
@@ -74,15 +109,18 @@ const byteLength = (state: TargetState): number => new TextEncoder().encode(JSON
 
 /**
  * Trims a state document until it fits a Standard parameter, oldest first: history, then
- * remembered intents (keeping the last four), then the alerts seen longest ago. The caps
- * make this rare; long alert names and ids make it possible.
+ * tombstones, then remembered intents (keeping the last four), then the alerts seen longest
+ * ago that are not vetoes (and the target is then treated as vetoed). The caps make this
+ * rare; long alert names and ids make it possible.
  */
 export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): TargetState => {
   let next = state;
   while (byteLength(next) >= limit) {
+    const droppable = next.alerts.findIndex((a) => !a.veto);
     if (next.history.length > 1) next = { ...next, history: next.history.slice(1) };
+    else if (next.tombstones?.length) next = { ...next, tombstones: next.tombstones.slice(1) };
     else if (next.recentIntents.length > 4) next = { ...next, recentIntents: next.recentIntents.slice(1) };
-    else if (next.alerts.length > 0) next = { ...next, alerts: next.alerts.slice(1) };
+    else if (droppable >= 0) next = { ...next, alerts: next.alerts.filter((_, i) => i !== droppable), alertsTruncated: true };
     else break;
   }
   return next;

@@ -1,4 +1,7 @@
-import type { DecideInput } from '../../shared/domain/decide.ts';
+import type { Decision } from '../../shared/domain/decision.ts';
+import { type DecideInput, decide } from '../../shared/domain/decide/index.ts';
+import type { Policy } from '../../shared/domain/policy.ts';
+import { resolvePolicy } from '../../shared/domain/resolve.ts';
 import type { AlertObservation, EmergencyCommand, Intent } from '../../shared/domain/intent.ts';
 import { initialState, type TargetState } from '../../shared/domain/state.ts';
 
@@ -53,3 +56,10 @@ export const stateOf = (target: string, fields: Partial<TargetState> = {}): Targ
 });
 
 export const input = (intent: Intent, extra: Omit<DecideInput, 'intent'> = {}): DecideInput => ({ intent, ...extra });
+
+/** decide() for the intent's target, resolved from a whole policy as the worker does. */
+export const decideIn = (policy: Policy, state: TargetState | undefined, decideInput: DecideInput, now: Date): Decision => {
+  const target = resolvePolicy(policy).target(decideInput.intent.target);
+  if (!target) throw new Error(`the policy has no target "${decideInput.intent.target}"`);
+  return decide(target, state, decideInput, now);
+};

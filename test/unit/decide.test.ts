@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../shared/domain/decide.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
 import { ruleSchema } from '../../shared/domain/policy.ts';
 import type { ReasonCode } from '../../shared/domain/reasons.ts';
 import type { TargetState } from '../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { alert, alertIntent, emergencyIntent, et, stateOf, tickIntent } from '../support/intents.ts';
+import { alert, decideIn, alertIntent, emergencyIntent, et, stateOf, tickIntent } from '../support/intents.ts';
 
 const policy = loadPolicyFile('policy.yaml');
 
@@ -89,14 +88,14 @@ const rows: Row[] = [
     state: stateOf('api', { desired: 48 }),
     intent: alertIntent('api', [alert('APIQueueBackup', ['api-queue-backup'])], et('2026-11-23T10:00:00')),
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'scale', from: 48, to: 50, code: 'ScaleUp', rule: 'api-queue-backup' },
+    expected: { verdict: 'scale', from: 48, to: 50, code: 'ClampedToMax', rule: 'api-queue-backup' },
   },
   {
-    case: 'TenSafe: low load never goes below the HA minimum of 3',
+    case: 'TenSafe: low load never goes below the HA minimum of 3 (held, and counted as such)',
     state: stateOf('api', { desired: 3 }),
     intent: alertIntent('api', [alert('APILowLoad', ['api-low-load'])], et('2026-11-23T10:00:00')),
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'none', from: 3, to: 3, code: 'ScaleDown', rule: 'api-low-load' },
+    expected: { verdict: 'hold', from: 3, to: 3, code: 'ClampedToMin', rule: 'api-low-load' },
   },
   {
     case: 'TenSafe: P95 > 200ms doubles the API pods',
@@ -106,11 +105,11 @@ const rows: Row[] = [
     expected: { verdict: 'scale', from: 6, to: 12, code: 'ScaleUp', rule: 'api-latency-emergency' },
   },
   {
-    case: 'off-peak begins at 01:00 in the policy zone: app set to 2',
+    case: 'off-peak begins at 01:00 in the policy zone: app goes down towards 2, one step at a time',
     state: stateOf('app', { desired: 5, window: 'normal-evening' }),
     intent: tickIntent('app', et('2026-11-24T01:00:00')),
     now: et('2026-11-24T01:00:00'),
-    expected: { verdict: 'scale', from: 5, to: 2, code: 'ScheduleEntry', rule: 'off-peak' },
+    expected: { verdict: 'scale', from: 5, to: 4, code: 'OneStepAtATime', rule: 'off-peak' },
   },
   {
     case: 'peak pre-scales 30 minutes early: app 3 -> 5 at 08:30',
@@ -138,7 +137,7 @@ const rows: Row[] = [
     state: stateOf('api', { desired: 12, window: 'launch-day', lastUpAt: et('2026-12-01T07:30:00').toISOString() }),
     intent: alertIntent('api', [alert('APILowLoad', ['api-low-load'])], et('2026-12-01T12:00:00')),
     now: et('2026-12-01T12:00:00'),
-    expected: { verdict: 'none', from: 12, to: 12, code: 'ScheduleFloor', rule: 'api-low-load' },
+    expected: { verdict: 'hold', from: 12, to: 12, code: 'ScheduleFloor', rule: 'api-low-load' },
   },
   {
     case: 'paused by an operator: the alert is held with the pause reason',
@@ -166,14 +165,14 @@ const rows: Row[] = [
     state: stateOf('worker-llm', { desired: 5 }),
     intent: emergencyIntent('worker-llm', { action: 'double' }, et('2026-11-23T10:00:00')),
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'scale', from: 5, to: 8, code: 'EmergencyDouble', rule: 'emergency:double' },
+    expected: { verdict: 'scale', from: 5, to: 8, code: 'ClampedToMax', rule: 'emergency:double' },
   },
   {
     case: 'emergency: set 100 API pods is clamped to the hard max 50',
     state: stateOf('api', { desired: 10 }),
     intent: emergencyIntent('api', { action: 'set', replicas: 100 }, et('2026-11-23T10:00:00')),
     now: et('2026-11-23T10:00:00'),
-    expected: { verdict: 'scale', from: 10, to: 50, code: 'EmergencySet', rule: 'emergency:set' },
+    expected: { verdict: 'scale', from: 10, to: 50, code: 'ClampedToMax', rule: 'emergency:set' },
   },
   {
     case: 'HSOF rollback: scale to the minimum safe size 2',
@@ -236,7 +235,7 @@ const rows: Row[] = [
 describe('Function: decide', () => {
   it.each(rows)('$case', ({ state, intent, now, observed, expected }) => {
     // Act
-    const decision = decide(policy, state, { intent, ...(observed !== undefined ? { observed } : {}) }, now);
+    const decision = decideIn(policy, state, { intent, ...(observed !== undefined ? { observed } : {}) }, now);
 
     // Assess
     expect({
@@ -254,7 +253,7 @@ describe('Function: decide', () => {
     const now = et('2026-11-23T10:00:00');
 
     // Act
-    const decision = decide(proportional, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent: alertIntent('worker-llm', [alert('LLMQueueLength', ['llm-queue-per-replica'], { value: 90 })], now) }, now);
+    const decision = decideIn(proportional, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent: alertIntent('worker-llm', [alert('LLMQueueLength', ['llm-queue-per-replica'], { value: 90 })], now) }, now);
 
     // Assess: ceil(2 x 90 / 30) = 6
     expect(decision).toMatchObject({ verdict: 'scale', from: 2, to: 6, rule: 'llm-queue-per-replica' });
@@ -265,7 +264,7 @@ describe('Function: decide', () => {
     const state = stateOf('worker-llm', { desired: 3, window: 'peak', lastScaleAt: et('2026-11-23T10:00:00').toISOString() });
 
     // Act
-    const decision = decide(policy, state, { intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:05:00')) }, et('2026-11-23T10:05:00'));
+    const decision = decideIn(policy, state, { intent: alertIntent('worker-llm', [llmQueue], et('2026-11-23T10:05:00')) }, et('2026-11-23T10:05:00'));
 
     // Assess
     expect(decision.reasons[0]?.message).toBe('cooldown of llm-queue-buildup: 5m left of 10m');
@@ -277,7 +276,7 @@ describe('Function: decide', () => {
     const now = et('2026-11-23T10:00:00');
 
     // Act
-    const decision = decide(policy, state, { intent: alertIntent('worker-llm', [llmQueue], now) }, now);
+    const decision = decideIn(policy, state, { intent: alertIntent('worker-llm', [llmQueue], now) }, now);
 
     // Assess
     expect(decision.state).toMatchObject({ desired: 3, generation: 8, lastScaleAt: now.toISOString(), lastUpAt: now.toISOString() });
@@ -289,10 +288,10 @@ describe('Function: decide', () => {
     // Prepare
     const now = et('2026-11-23T10:00:00');
     const intent = alertIntent('worker-llm', [llmQueue], now);
-    const first = decide(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent }, now);
+    const first = decideIn(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent }, now);
 
     // Act
-    const again = decide(policy, first.state, { intent, observed: 3 }, new Date(now.getTime() + 60_000));
+    const again = decideIn(policy, first.state, { intent, observed: 3 }, new Date(now.getTime() + 60_000));
 
     // Assess
     expect(first.verdict).toBe('scale');
@@ -305,7 +304,7 @@ describe('Function: decide', () => {
     const intent = alertIntent('worker-llm', [llmQueue], now);
 
     // Act
-    const decision = decide(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent, observed: 3, redelivered: true }, now);
+    const decision = decideIn(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent, observed: 3, redelivered: true }, now);
 
     // Assess
     expect(decision).toMatchObject({ verdict: 'none', to: 3, reasons: [{ code: 'RecoveredUnrecordedAction' }] });
@@ -317,7 +316,7 @@ describe('Function: decide', () => {
     const now = et('2026-11-23T10:00:00');
 
     // Act
-    const decision = decide(policy, stateOf('app', { desired: 3, window: 'peak' }), { intent: tickIntent('app', now), observed: 6 }, now);
+    const decision = decideIn(policy, stateOf('app', { desired: 3, window: 'peak' }), { intent: tickIntent('app', now), observed: 6 }, now);
 
     // Assess
     expect(decision).toMatchObject({ verdict: 'none', from: 6, to: 6 });
@@ -334,7 +333,7 @@ describe('Function: decide', () => {
     const gpu = { pool, poolDesired: 1, members: [member('worker-llm', 3), member('worker-rl', 1), member('training-workers', 0)] };
 
     // Act
-    const decision = decide(policy, stateOf('worker-llm', { desired: 3 }), { intent: emergencyIntent('worker-llm', { action: 'double' }, now), gpu }, now);
+    const decision = decideIn(policy, stateOf('worker-llm', { desired: 3 }), { intent: emergencyIntent('worker-llm', { action: 'double' }, now), gpu }, now);
 
     // Assess: 6 + 1 GPUs need 2 nodes
     expect(decision).toMatchObject({ verdict: 'scale', from: 3, to: 6, followUps: [{ target: 'gpu-pool', ensureAtLeast: 2 }] });
@@ -345,8 +344,8 @@ describe('Function: decide', () => {
     const now = et('2026-11-23T10:00:00');
 
     // Act
-    const paused = decide(policy, stateOf('api', { desired: 10 }), { intent: emergencyIntent('api', { action: 'pause', ttl: 3600 }, now) }, now);
-    const resumed = decide(policy, paused.state, { intent: emergencyIntent('api', { action: 'resume' }, now) }, now);
+    const paused = decideIn(policy, stateOf('api', { desired: 10 }), { intent: emergencyIntent('api', { action: 'pause', ttl: 3600 }, now) }, now);
+    const resumed = decideIn(policy, paused.state, { intent: emergencyIntent('api', { action: 'resume' }, now) }, now);
 
     // Assess
     expect(paused.reasons[0]).toEqual({ code: 'PauseSet', message: 'paused until 2026-11-23T16:00:00.000Z (1h); reason: incident 42' });
@@ -362,7 +361,7 @@ describe('Function: decide', () => {
     const staleResolve = { ...llmQueue, status: 'resolved' as const, startsAt: '2026-11-23T12:00:00.000Z' };
 
     // Act
-    const decision = decide(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [firing] }), { intent: alertIntent('worker-llm', [staleResolve], now) }, now);
+    const decision = decideIn(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [firing] }), { intent: alertIntent('worker-llm', [staleResolve], now) }, now);
 
     // Assess
     expect(decision.state.alerts).toHaveLength(1);
@@ -374,7 +373,7 @@ describe('Function: decide', () => {
     const now = et('2026-11-23T15:00:00');
 
     // Act
-    const decision = decide(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }), { intent: tickIntent('worker-llm', now) }, now);
+    const decision = decideIn(policy, stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [seen(llmQueue, et('2026-11-23T10:00:00'))] }), { intent: tickIntent('worker-llm', now) }, now);
 
     // Assess
     expect(decision.state.alerts).toEqual([]);

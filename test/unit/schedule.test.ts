@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Schedule, scheduleSchema } from '../../shared/domain/policy.ts';
 import { activeWindow, occurrenceAt, zonedInstant } from '../../shared/domain/schedule.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { resolvePolicy } from '../../shared/domain/resolve.ts';
 
 const window = (fields: Record<string, unknown>): Schedule => scheduleSchema.parse({ id: 'w', targets: {}, ...fields });
 const at = (text: string) => Date.parse(text);
@@ -96,7 +97,7 @@ describe('Function: occurrenceAt', () => {
 
 describe('Function: activeWindow', () => {
   const policy = loadPolicyFile('policy.yaml');
-  const app = policy.targets.find((t) => t.id === 'app');
+  const app = resolvePolicy(policy).target('app');
   if (!app) throw new Error('policy.yaml has no app target');
 
   it.each([
@@ -109,16 +110,16 @@ describe('Function: activeWindow', () => {
     { local: '2026-11-24T06:00:00-05:00', expected: 'normal-morning' },
     { local: '2026-12-25T12:00:00-05:00', expected: undefined }, // peak excepted on Christmas
   ])('app at $local is in $expected', ({ local, expected }) => {
-    expect(activeWindow(policy, app, Date.parse(local))?.schedule.id).toBe(expected);
+    expect(activeWindow(app.schedules, Date.parse(local))?.schedule.id).toBe(expected);
   });
 
   it('covers every minute of both DST days with exactly the expected windows', () => {
     // Each window is entered once a day, whatever the clock change does.
     for (const day of ['2026-03-08', '2026-11-01']) {
       const entries = new Map<string, number>();
-      let previous = activeWindow(policy, app, Date.parse(`${day}T04:00:00Z`))?.schedule.id;
+      let previous = activeWindow(app.schedules, Date.parse(`${day}T04:00:00Z`))?.schedule.id;
       for (let t = Date.parse(`${day}T04:00:00Z`); t < Date.parse(`${day}T04:00:00Z`) + 86_400_000; t += 60_000) {
-        const id = activeWindow(policy, app, t)?.schedule.id;
+        const id = activeWindow(app.schedules, t)?.schedule.id;
         if (id !== previous && id) entries.set(id, (entries.get(id) ?? 0) + 1);
         previous = id;
       }

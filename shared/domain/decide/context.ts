@@ -1,0 +1,74 @@
+import type { FollowUp } from '../decision.ts';
+import type { PoolMember } from '../gpu.ts';
+import type { Intent } from '../intent.ts';
+import type { NodeGroupTarget } from '../policy.ts';
+import type { Source } from '../precedence.ts';
+import type { Reason } from '../reasons.ts';
+import type { ResolvedTarget } from '../resolve.ts';
+import type { Occurrence } from '../schedule.ts';
+import type { TargetState } from '../state.ts';
+
+/** The pool a GPU workload runs on, or the workloads a pool carries. */
+export interface GpuView {
+  pool: NodeGroupTarget;
+  /** The pool's size as its own state records it. */
+  poolDesired: number;
+  members: PoolMember[];
+}
+
+export interface DecideInput {
+  intent: Intent;
+  /** The live size read from EKS or Kubernetes, when the caller has it. */
+  observed?: number;
+  /** True when the queue delivers this intent again (an earlier attempt may have acted). */
+  redelivered?: boolean;
+  gpu?: GpuView;
+}
+
+/** One source's wish: a size, the reason it gives, and what it needs to be paced by. */
+export interface Candidate {
+  source: Source;
+  /** From the precedence table, or the rule's priority. */
+  rank: number;
+  to: number;
+  cause: Reason;
+  /** The rule, window or command id. */
+  rule?: string;
+  cooldown?: number;
+  fingerprints: string[];
+}
+
+/** What the chain carries from limit to limit. */
+export interface Proposal {
+  source: Source | 'none';
+  to: number;
+  /** What proposed it; undefined when nothing asked for a change. */
+  cause?: Reason;
+  /** The first limit that changed it. */
+  limitedBy?: Reason;
+  /** Something wanted a change and was stopped. */
+  held: boolean;
+  rule?: string;
+  cooldown?: number;
+  notes: Reason[];
+  fingerprints: string[];
+  followUps: FollowUp[];
+}
+
+/** What the decision knows: the target, the state after reading the intent, the instant. */
+export interface Context {
+  target: ResolvedTarget;
+  intent: Intent;
+  state: TargetState;
+  now: number;
+  /** The size decisions start from: recorded, or live where it drifted. */
+  base: number;
+  window?: Occurrence;
+  gpu?: GpuView;
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Seconds since an ISO instant; infinite when it never happened. */
+export const since = (now: number, at: string | undefined): number =>
+  at === undefined ? Number.POSITIVE_INFINITY : (now - Date.parse(at)) / 1000;

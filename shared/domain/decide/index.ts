@@ -1,0 +1,150 @@
+import type { Decision } from '../decision.ts';
+import { formatDuration } from '../duration.ts';
+import { gpuDemand, nodesFor } from '../gpu.ts';
+import type { EmergencyCommand } from '../intent.ts';
+import { PRECEDENCE } from '../precedence.ts';
+import { reason, type Reason } from '../reasons.ts';
+import type { ResolvedTarget } from '../resolve.ts';
+import { initialState, STATE_LIMITS, type TargetState } from '../state.ts';
+import { choose } from './choose.ts';
+import { type Candidate, type Context, type DecideInput, iso, type Proposal } from './context.ts';
+import { applyLimits } from './limits.ts';
+import { observeIdle, observeWindow, readIntoState, tooOld } from './observe.ts';
+import { driftRestore, propose } from './propose.ts';
+import { record } from './record.ts';
+
+export type { Candidate, DecideInput, GpuView, Proposal } from './context.ts';
+export { LIMIT_ORDER } from './limits.ts';
+
+const stay = (base: number): Proposal => ({ source: 'none', to: base, held: false, notes: [], fingerprints: [], followUps: [] });
+
+/** The runbooks' emergency sizes; hard bounds and GPU capacity still apply (invariant 6). */
+const emergencySize = (command: EmergencyCommand, ctx: Context): { to: number; why: Reason } | undefined => {
+  const { base, target } = ctx;
+  switch (command.action) {
+    case 'double':
+      return { to: Math.max(1, base * 2), why: reason('EmergencyDouble', `doubled ${base} -> ${Math.max(1, base * 2)}`) };
+    case 'set':
+      return { to: command.replicas, why: reason('EmergencySet', `set to ${command.replicas}`) };
+    case 'scaleToMin':
+      return { to: target.min, why: reason('EmergencyScaleToMin', `rolled back to the minimum safe size ${target.min}`) };
+    case 'deprovisionPool': {
+      if (target.kind !== 'eks-nodegroup') return undefined;
+      const needed = ctx.gpu ? nodesFor(target, gpuDemand(ctx.gpu.members)) : 0;
+      const kept = needed > target.min ? `; keeps ${needed} node(s) for running GPU workloads` : '';
+      return { to: needed, why: reason('EmergencyDeprovisionPool', `GPU pool deprovisioned to ${Math.max(needed, target.min)}${kept}`) };
+    }
+    case 'pause':
+    case 'resume':
+    case 'evaluateNow':
+      return undefined;
+  }
+};
+
+/** What an emergency overrides, said in its decision. */
+const overridden = (ctx: Context): Reason[] => {
+  const notes: Reason[] = [];
+  const vetoes = ctx.state.alerts.filter((a) => a.rules.some((id) => ctx.target.vetoes.has(id))).map((a) => a.alertname);
+  if (vetoes.length) notes.push(reason('VetoOverridden', `operator emergency overrides the firing veto ${vetoes.join(', ')}`));
+  if (ctx.state.pause) notes.push(reason('PauseOverridden', `operator emergency acts through the pause "${ctx.state.pause.reason}"`));
+  return notes;
+};
+
+/**
+ * Decides what one intent does to one target: a pure function of the resolved target, its
+ * state, the inputs and the instant. Observe (alerts, drift, window, idle), propose (every
+ * source), choose (the precedence table), limit (the table's limits for the winner), record.
+ * It performs no I/O and reads no clock.
+ */
+export const decide = (target: ResolvedTarget, prior: TargetState | undefined, input: DecideInput, now: Date): Decision => {
+  const { intent, observed } = input;
+  if (intent.target !== target.id) throw new Error(`intent ${intent.id} is for "${intent.target}", not "${target.id}"`);
+  const priorState = prior ?? initialState(target.id);
+  const nowMs = now.getTime();
+  const observations: Reason[] = [];
+  const recorded = priorState.desired ?? observed ?? target.min;
+  const bare: Context = { target, intent, state: priorState, now: nowMs, base: recorded, ...(input.gpu ? { gpu: input.gpu } : {}) };
+
+  if (priorState.recentIntents.includes(intent.id)) {
+    // Act no more: a redelivery must never scale twice.
+    const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [] }, priorState);
+    return { ...decision, state: { ...decision.state, history: priorState.history } };
+  }
+  const old = tooOld(target, intent, nowMs);
+  if (old) {
+    const held = intent.source === 'emergency';
+    return record(bare, priorState, intent, recorded, { ...stay(recorded), held }, { leading: [old], observed: [], command: held }, priorState);
+  }
+
+  let state = readIntoState(target, priorState, intent, nowMs, observations);
+  let base = recorded;
+  const leading: Reason[] = [];
+  let drift: Candidate | undefined;
+  if (input.redelivered && observed !== undefined && observed !== priorState.desired) {
+    // An earlier attempt may have acted and stopped before writing the state: trust the live
+    // size over acting again. At worst the next action waits one cooldown.
+    leading.push(reason('RecoveredUnrecordedAction', `live size ${observed} differs from recorded ${priorState.desired ?? 'none'} on a redelivered intent: an earlier attempt may have acted; adopted without acting again`));
+    state = { ...state, desired: observed, lastScaleAt: iso(nowMs) };
+    return record({ ...bare, state, base: observed }, priorState, intent, observed, stay(observed), { leading, observed: observations }, state);
+  }
+  if (observed !== undefined && priorState.desired !== null && observed !== priorState.desired) {
+    base = observed;
+    if (target.onDrift === 'adopt') {
+      observations.push(reason('DriftDetected', `live size ${observed} differs from the ${priorState.desired} last set; adopted (onDrift: adopt)`));
+      state = { ...state, desired: observed };
+    } else {
+      drift = driftRestore(priorState.desired, observed);
+    }
+  }
+  if (priorState.desired === null) state = { ...state, desired: base };
+
+  const seen = observeWindow(target, state, base, nowMs);
+  state = observeIdle(target, seen.state, base, input.gpu, nowMs, priorState);
+  const ctx: Context = { target, intent, state, now: nowMs, base, ...(seen.window ? { window: seen.window } : {}), ...(input.gpu ? { gpu: input.gpu } : {}) };
+  let hpa: 'pin' | 'release' | undefined;
+
+  const command = intent.command;
+  if (command) {
+    const by = intent.reason ? `reason: ${intent.reason}` : 'by an operator';
+    if (command.action === 'pause') {
+      const ttl = Math.min(command.ttl, target.defaults.maxPause);
+      const capped = ttl < command.ttl ? ` (asked ${formatDuration(command.ttl)}, the policy's maxPause)` : '';
+      const until = iso(nowMs + ttl * 1000);
+      const pinned = state.pause?.pinned ? { pinned: true as const } : {};
+      ctx.state = { ...state, pause: { until, reason: (intent.reason ?? 'emergency pause').slice(0, STATE_LIMITS.message), ...pinned } };
+      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${formatDuration(ttl)}${capped}); ${by}`)], observed: observations, command: true }, ctx.state);
+    }
+    if (command.action === 'resume') {
+      const { pause: _p, ...rest } = state;
+      leading.push(reason('Resumed', state.pause ? `pause "${state.pause.reason}" lifted; ${by}` : `was not paused; ${by}`));
+      if (state.pause?.pinned) hpa = 'release';
+      ctx.state = rest;
+    } else if (command.action === 'evaluateNow') {
+      observations.push(reason('EvaluateNow', `evaluation requested; ${by}`));
+    } else {
+      const size = emergencySize(command, ctx);
+      if (!size) throw new Error(`emergency ${command.action} does not apply to ${target.kind} target "${target.id}"`);
+      const cause = { ...size.why, message: `${size.why.message}; ${by}` };
+      const wish: Proposal = { source: 'emergency', to: size.to, cause, held: false, rule: `emergency:${command.action}`, notes: overridden(ctx), fingerprints: [], followUps: [] };
+      const limited = applyLimits(wish, ctx);
+      if (target.kind === 'hpa') {
+        // The HPA would undo an emergency size within its range: pin it until resumed or expired.
+        const until = iso(nowMs + (('ttl' in command ? command.ttl : undefined) ?? target.defaults.pinFor) * 1000);
+        ctx.state = { ...ctx.state, pause: { until, reason: `pinned at ${limited.to}: ${intent.reason ?? 'emergency'}`.slice(0, STATE_LIMITS.message), pinned: true } };
+        hpa = 'pin';
+      }
+      return record(ctx, priorState, intent, base, limited, { leading, observed: observations, command: true, ...(hpa ? { hpa } : {}) }, ctx.state);
+    }
+  }
+  if (!hpa && priorState.pause?.pinned && !ctx.state.pause) hpa = 'release';
+  if (hpa === 'release') observations.push(reason('PinReleased', `HPA ${target.kind === 'hpa' ? `${target.namespace}/${target.name}` : target.id} gets its range back (maxReplicas ${target.max})`));
+
+  const proposal = applyLimits(choose(ctx, propose(ctx, drift, observations), []), ctx);
+  const explained = target.kind === 'hpa' && proposal.to !== base
+    ? { ...proposal, notes: [...proposal.notes, reason('HpaBounds', `HPA ${target.namespace}/${target.name} owns the replicas: its minReplicas becomes ${proposal.to} (maxReplicas ${target.max}) and it scales within them`)] }
+    : proposal;
+  return record(ctx, priorState, intent, base, explained, { leading, observed: observations, command: intent.source === 'emergency', ...(hpa ? { hpa } : {}) }, ctx.state);
+};
+
+/** The table rows the README prints: kept here so the two cannot drift. */
+export const precedenceRows = () => Object.entries(PRECEDENCE).map(([source, row]) => ({ source, ...row }));

@@ -1,0 +1,194 @@
+import { formatDuration } from '../duration.ts';
+import { gpuDemand, nodesFor, replicasThatFit } from '../gpu.ts';
+import { type Limit, limited } from '../precedence.ts';
+import { reason, type Reason } from '../reasons.ts';
+import type { ResolvedTarget } from '../resolve.ts';
+import { activeWindow } from '../schedule.ts';
+import type { TargetState } from '../state.ts';
+import { type Context, type Proposal, since } from './context.ts';
+
+// Limits: each looks at the proposal and returns the size it allows, and why, or nothing.
+// The precedence table says which apply to which source; a hold ends the chain.
+
+interface Limited {
+  to: number;
+  why: Reason;
+}
+
+type LimitStep = (p: Proposal, ctx: Context, up: boolean) => Limited | undefined;
+
+const hold = (ctx: Context, why: Reason): Limited => ({ to: ctx.base, why });
+
+const veto: LimitStep = (p, ctx, up) => {
+  const blocks = up ? 'up' : 'down';
+  for (const alert of ctx.state.alerts) {
+    const v = alert.rules.map((id) => ctx.target.vetoes.get(id)).find((x) => x?.blocks === blocks);
+    if (v) return hold(ctx, reason('VetoedByAlert', `scale-${blocks} by ${p.rule ?? p.source} blocked: ${alert.alertname} is firing (veto ${v.id})`));
+  }
+  if (up && ctx.state.alertsTruncated) {
+    return hold(ctx, reason('AlertsTruncatedVeto', `scale-up by ${p.rule ?? p.source} blocked: some active alerts could not be kept, so a veto may be firing unseen`));
+  }
+  return undefined;
+};
+
+const pause: LimitStep = (_p, ctx) => {
+  const paused = ctx.state.pause;
+  return paused ? hold(ctx, reason('Paused', `paused until ${paused.until}: ${paused.reason}`)) : undefined;
+};
+
+/** Seconds left of a wait of `seconds` counted from `at`; 0 once over. */
+const left = (seconds: number, at: string | undefined, now: number): number => Math.max(0, seconds - since(now, at));
+
+const cooldownLeft = (seconds: number, state: TargetState, now: number): number => left(seconds, state.lastScaleAt, now);
+const warmupLeft = (target: ResolvedTarget, state: TargetState, now: number): number => left(target.warmup, state.lastUpAt, now);
+const scaleDownDelayLeft = (target: ResolvedTarget, state: TargetState, now: number): number => left(target.scaleDownDelay, state.lastUpAt, now);
+
+const cooldown: LimitStep = (p, ctx) => {
+  if (p.cooldown === undefined) return undefined;
+  const rest = cooldownLeft(p.cooldown, ctx.state, ctx.now);
+  if (rest === 0) return undefined;
+  return hold(ctx, reason('CooldownActive', `cooldown of ${p.rule ?? p.source}: ${formatDuration(rest)} left of ${formatDuration(p.cooldown)}`));
+};
+
+const warmup: LimitStep = (_p, ctx) => {
+  const rest = warmupLeft(ctx.target, ctx.state, ctx.now);
+  if (rest === 0) return undefined;
+  return hold(ctx, reason('WarmingUp', `last scale-up still warming up: ${formatDuration(rest)} left of ${formatDuration(ctx.target.warmup)}`));
+};
+
+const scaleDownDelay: LimitStep = (_p, ctx) => {
+  const rest = scaleDownDelayLeft(ctx.target, ctx.state, ctx.now);
+  if (rest === 0) return undefined;
+  return hold(ctx, reason('ScaleDownDelayed', `scale-down waits ${formatDuration(ctx.target.scaleDownDelay)} after a scale-up: ${formatDuration(rest)} left`));
+};
+
+/** Pods first, nodes later: a pool keeps its nodes while a workload's pods drain. */
+const drain: LimitStep = (_p, ctx) => {
+  if (!ctx.gpu || ctx.target.kind !== 'eks-nodegroup') return undefined;
+  const latest = Math.min(...ctx.gpu.members.map((m) => since(ctx.now, m.lastDownAt)));
+  if (latest >= ctx.target.drain) return undefined;
+  return hold(ctx, reason('DrainingPods', `pods scaled down ${formatDuration(latest)} ago drain for ${formatDuration(ctx.target.drain)} before nodes go`));
+};
+
+const oneStepDown: LimitStep = (p, ctx) => {
+  const floor = ctx.base - ctx.target.maxStepDown;
+  if (p.to >= floor) return undefined;
+  return { to: floor, why: reason('OneStepAtATime', `scale-down limited to ${ctx.target.maxStepDown} at a time: ${floor} instead of ${p.to}`) };
+};
+
+/** A down stops at the window's floor, an up at its ceiling; neither turns into the other. */
+const windowBounds: LimitStep = (p, ctx, up) => {
+  const sizes = ctx.window?.schedule.targets[ctx.target.id];
+  const id = ctx.window?.schedule.id;
+  if (!sizes) return undefined;
+  if (!up && sizes.floor !== undefined && p.to < sizes.floor) {
+    return { to: Math.min(ctx.base, sizes.floor), why: reason('ScheduleFloor', `window ${id} keeps at least ${sizes.floor}`) };
+  }
+  if (up && sizes.ceiling !== undefined && p.to > sizes.ceiling) {
+    return { to: Math.max(ctx.base, sizes.ceiling), why: reason('ScheduleCeiling', `window ${id} allows at most ${sizes.ceiling}`) };
+  }
+  return undefined;
+};
+
+/** A GPU workload grows only as far as its pool can carry, and asks the pool for the nodes first. */
+const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
+  const self = ctx.target;
+  if (self.kind === 'eks-nodegroup' || !ctx.gpu) return p;
+  const { pool } = ctx.gpu;
+  const others = ctx.gpu.members.filter((m) => m.target.id !== self.id);
+  const fit = replicasThatFit(pool, self, others);
+  let next = p;
+  if (p.to > fit) {
+    const to = Math.max(ctx.base, fit);
+    const why = to === ctx.base
+      ? reason('GpuCapacityLimit', `pool ${pool.id} at its max of ${pool.max} node(s) has no room for another replica`)
+      : reason('GpuCapacityLimit', `pool ${pool.id} at its max of ${pool.max} node(s) fits ${fit} replica(s)`);
+    next = { ...p, to, held: to === ctx.base, limitedBy: p.limitedBy ?? why, notes: [...p.notes, why] };
+    if (next.held) return next;
+  }
+  const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: next.to }]));
+  if (nodes <= ctx.gpu.poolDesired) return next;
+  return {
+    ...next,
+    followUps: [...next.followUps, { target: pool.id, ensureAtLeast: nodes }],
+    notes: [...next.notes, reason('GpuCapacityRequested', `asked pool ${pool.id} for ${nodes} node(s) (has ${ctx.gpu.poolDesired}) before scaling pods`)],
+  };
+};
+
+const hardBounds: LimitStep = (p, ctx) => {
+  const { min, max } = ctx.target;
+  if (p.to > max) return { to: max, why: reason('ClampedToMax', `clamped to the hard max ${max} (wanted ${p.to})`) };
+  if (p.to < min) return { to: min, why: reason('ClampedToMin', `kept at the hard min ${min} (wanted ${p.to})`) };
+  return undefined;
+};
+
+const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
+  ['veto', veto],
+  ['pause', pause],
+  ['scaleDownDelay', scaleDownDelay],
+  ['cooldown', cooldown],
+  ['warmup', warmup],
+  ['drain', drain],
+  ['oneStepDown', oneStepDown],
+  ['windowBounds', windowBounds],
+];
+
+/** The limits in the order they apply; `explain` walks the same list. */
+export const LIMIT_ORDER: readonly Limit[] = [...STEPS.map(([name]) => name), 'gpuCapacity', 'hardBounds'];
+
+const apply = (p: Proposal, result: Limited | undefined, ctx: Context): Proposal => {
+  if (!result || result.to === p.to) return result ? { ...p, notes: [...p.notes, result.why] } : p;
+  return { ...p, to: result.to, held: result.to === ctx.base, limitedBy: p.limitedBy ?? result.why, notes: [...p.notes, result.why] };
+};
+
+/** Runs the limits the precedence table names for the proposal's source and direction. */
+export const applyLimits = (proposal: Proposal, ctx: Context): Proposal => {
+  if (proposal.source === 'none' || proposal.to === ctx.base) return proposal;
+  const source = proposal.source;
+  const up = proposal.to > ctx.base;
+  let p = proposal;
+  for (const [name, step] of STEPS) {
+    if (p.held) break;
+    if (limited(source, up, name)) p = apply(p, step(p, ctx, up), ctx);
+  }
+  if (!p.held && up && limited(source, up, 'gpuCapacity')) p = gpuCapacity(p, ctx);
+  if (limited(source, up, 'hardBounds')) p = apply(p, hardBounds(p, ctx, up), ctx);
+  return p;
+};
+
+/** The limits in force for a target now, from the same functions the decision uses: what status shows. */
+export interface LimitsInForce {
+  /** Hard bounds narrowed by the window in force. */
+  bounds: { min: number; max: number; window?: string };
+  /** Seconds left per rule (alert and metric rules) whose cooldown still runs. */
+  cooldowns: Record<string, number>;
+  warmupLeft: number;
+  scaleDownDelayLeft: number;
+  pause: NonNullable<TargetState['pause']> | null;
+  /** Firing vetoes, by alert name. */
+  vetoes: string[];
+}
+
+export const limitsInForce = (target: ResolvedTarget, state: TargetState | undefined, now: number): LimitsInForce => {
+  const occurrence = activeWindow(target.schedules, now);
+  const sizes = occurrence?.schedule.targets[target.id];
+  const cooldowns: Record<string, number> = {};
+  if (state) {
+    for (const rule of [...target.rules.values(), ...target.metricRules]) {
+      const rest = Math.ceil(cooldownLeft(rule.cooldown, state, now));
+      if (rest > 0) cooldowns[rule.id] = rest;
+    }
+  }
+  return {
+    bounds: {
+      min: Math.max(target.min, sizes?.floor ?? target.min),
+      max: Math.min(target.max, sizes?.ceiling ?? target.max),
+      ...(occurrence ? { window: occurrence.schedule.id } : {}),
+    },
+    cooldowns,
+    warmupLeft: state ? Math.ceil(warmupLeft(target, state, now)) : 0,
+    scaleDownDelayLeft: state ? Math.ceil(scaleDownDelayLeft(target, state, now)) : 0,
+    pause: state?.pause !== undefined && Date.parse(state.pause.until) > now ? state.pause : null,
+    vetoes: (state?.alerts ?? []).filter((a) => a.rules.some((id) => target.vetoes.has(id))).map((a) => a.alertname),
+  };
+};

@@ -1,0 +1,134 @@
+import { formatDuration } from '../duration.ts';
+import { gpuDemand, nodesFor } from '../gpu.ts';
+import type { AlertObservation, Intent } from '../intent.ts';
+import { reason, type Reason } from '../reasons.ts';
+import type { ResolvedTarget } from '../resolve.ts';
+import { activeWindow, type Occurrence } from '../schedule.ts';
+import { type ActiveAlert, keepLast, STATE_LIMITS, type TargetState, type Tombstone } from '../state.ts';
+import { type GpuView, iso, since } from './context.ts';
+
+// Observing: what the intent and the instant change in the state before anything is proposed.
+
+interface AlertBook {
+  alerts: ActiveAlert[];
+  tombstones: Tombstone[];
+}
+
+/** A resolve leaves a tombstone; a firing notice no newer than a tombstone is a late copy. */
+const mergeAlert = (book: AlertBook, obs: AlertObservation, sentAt: string, notes: Reason[]): AlertBook => {
+  const existing = book.alerts.find((a) => a.fingerprint === obs.fingerprint);
+  const others = book.alerts.filter((a) => a.fingerprint !== obs.fingerprint);
+  const startsAt = Date.parse(obs.startsAt);
+  if (obs.status === 'resolved') {
+    if (existing && Date.parse(existing.startsAt) > startsAt) {
+      notes.push(reason('StaleAlert', `resolved notice for ${obs.alertname} is older than its firing since ${existing.startsAt}; kept firing`));
+      return book;
+    }
+    const tombstone = { fingerprint: obs.fingerprint, startsAt: obs.startsAt, resolvedAt: sentAt };
+    return { alerts: others, tombstones: [...book.tombstones.filter((t) => t.fingerprint !== obs.fingerprint), tombstone] };
+  }
+  const tombstone = book.tombstones.find((t) => t.fingerprint === obs.fingerprint);
+  if (tombstone && startsAt <= Date.parse(tombstone.startsAt)) {
+    notes.push(reason('StaleAlert', `firing notice for ${obs.alertname} (since ${obs.startsAt}) arrived after its resolve at ${tombstone.resolvedAt}; ignored`));
+    return book;
+  }
+  const entry: ActiveAlert = {
+    fingerprint: obs.fingerprint,
+    alertname: obs.alertname,
+    rules: obs.rules,
+    startsAt: obs.startsAt,
+    seenAt: sentAt,
+    ...(obs.value !== undefined ? { value: obs.value } : {}),
+  };
+  return { alerts: [...others, entry], tombstones: book.tombstones };
+};
+
+/**
+ * Keeps what fits: every veto, then the alerts seen most recently. When any had to go, the
+ * target is treated as vetoed (fail safe) until the list has room again.
+ */
+const keepAlerts = (live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; truncated: boolean } => {
+  if (live.length <= STATE_LIMITS.alerts) return { alerts: live, truncated: false };
+  const vetoes = live.filter((a) => a.veto);
+  const others = live.filter((a) => !a.veto).sort((a, b) => Date.parse(a.seenAt) - Date.parse(b.seenAt));
+  const kept = [...vetoes, ...keepLast(others, Math.max(0, STATE_LIMITS.alerts - vetoes.length))];
+  notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts (every veto among them); scale-ups blocked until there is room`));
+  return { alerts: kept, truncated: true };
+};
+
+const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
+  const veto = alert.rules.some((id) => target.vetoes.has(id));
+  if (veto === (alert.veto === true)) return alert;
+  const { veto: _v, ...rest } = alert;
+  return veto ? { ...rest, veto: true } : rest;
+};
+
+/** Merges the intent's alerts (seen when they were sent), expires old ones, and ends an expired pause. */
+export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent: Intent, now: number, notes: Reason[]): TargetState => {
+  const ttl = target.defaults.alertTtl;
+  const sentAt = iso(Math.min(now, Date.parse(intent.createdAt)));
+  let book: AlertBook = { alerts: prior.alerts, tombstones: prior.tombstones ?? [] };
+  for (const obs of intent.alerts) book = mergeAlert(book, obs, sentAt, notes);
+  // The veto mark is derived from the policy, so a document written before it existed reads the same.
+  const marked = book.alerts.map((a) => markVeto(a, target));
+  const live = marked.filter((a) => since(now, a.seenAt) <= ttl);
+  for (const gone of marked.filter((a) => !live.includes(a))) {
+    notes.push(reason('AlertExpired', `${gone.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
+  }
+  const { alerts, truncated } = keepAlerts(live, notes);
+  const stillTruncated = truncated || (prior.alertsTruncated === true && alerts.length >= STATE_LIMITS.alerts);
+  const tombstones = keepLast(book.tombstones.filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
+  let pause = prior.pause;
+  if (pause && Date.parse(pause.until) <= now) {
+    notes.push(reason('PauseExpired', `pause "${pause.reason}" ended at ${pause.until}; autoscaling resumed`));
+    pause = undefined;
+  }
+  const { pause: _p, alertsTruncated: _t, tombstones: _s, ...rest } = prior;
+  return {
+    ...rest,
+    alerts,
+    ...(stillTruncated ? { alertsTruncated: true as const } : {}),
+    ...(tombstones.length ? { tombstones } : {}),
+    ...(pause ? { pause } : {}),
+  };
+};
+
+/** An intent older than its source's maximum age must not act: the world it saw is gone. */
+export const tooOld = (target: ResolvedTarget, intent: Intent, now: number): Reason | undefined => {
+  const limit = target.defaults.maxAge[intent.source];
+  const age = since(now, intent.createdAt);
+  if (age <= limit) return undefined;
+  return reason('IntentTooOld', `${intent.source} intent created ${formatDuration(age)} ago is older than its maximum age ${formatDuration(limit)}; dropped`);
+};
+
+/**
+ * The window in force and what changed about it: entering one records its entry size (kept
+ * until reached); leaving an event window with `returnAfter` schedules the return to the
+ * size it began from.
+ */
+export const observeWindow = (target: ResolvedTarget, state: TargetState, base: number, now: number): { state: TargetState; window?: Occurrence } => {
+  const window = activeWindow(target.schedules, now);
+  const id = window?.schedule.id ?? null;
+  if (id === state.window) return { state, ...(window ? { window } : {}) };
+  const { windowEntry: left, windowEntry: _e, ...rest } = state;
+  let next: TargetState = { ...rest, window: id };
+  const ended = target.schedules.find((s) => s.id === state.window);
+  if (ended?.returnAfter !== undefined && left && left.before < base) {
+    next = { ...next, windowReturn: { window: ended.id, to: left.before, after: iso(now + ended.returnAfter * 1000) } };
+  }
+  if (window) {
+    const desired = window.schedule.targets[target.id]?.desired;
+    const to = desired === undefined ? base : typeof desired === 'number' ? desired : Math.ceil(base * desired.factor);
+    const { windowReturn: _r, ...entered } = next;
+    next = { ...entered, windowEntry: { to, before: base, done: to === base } };
+  }
+  return { state: next, ...(window ? { window } : {}) };
+};
+
+/** A GPU pool notes since when it has had more nodes than its workloads need. */
+export const observeIdle = (target: ResolvedTarget, state: TargetState, base: number, gpu: GpuView | undefined, now: number, prior: TargetState): TargetState => {
+  if (target.kind !== 'eks-nodegroup' || !gpu) return state;
+  const needed = Math.max(target.min, nodesFor(target, gpuDemand(gpu.members)));
+  const { idleSince: _idle, ...rest } = state;
+  return needed < base ? { ...rest, idleSince: prior.idleSince ?? iso(now) } : rest;
+};

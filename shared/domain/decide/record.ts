@@ -1,0 +1,97 @@
+import type { Decision, Verdict } from '../decision.ts';
+import type { Intent } from '../intent.ts';
+import { reason, type Reason } from '../reasons.ts';
+import { compactState, keepLast, STATE_LIMITS, type TargetState } from '../state.ts';
+import { type Context, iso, type Proposal } from './context.ts';
+
+// Recording: the decision with its cause, what limited it and every reason, and the state
+// document the worker writes after acting.
+
+/** A window's entry is done once the size has reached it, whichever source got it there. */
+const settleWindow = (state: TargetState, size: number): TargetState => {
+  let next = state;
+  const entry = next.windowEntry;
+  if (entry && !entry.done) {
+    const reached = entry.to >= entry.before ? size >= entry.to : size <= entry.to;
+    if (reached) next = { ...next, windowEntry: { ...entry, done: true } };
+  }
+  const back = next.windowReturn;
+  if (back && size <= back.to) {
+    const { windowReturn: _r, ...rest } = next;
+    next = rest;
+  }
+  return next;
+};
+
+const unique = (reasons: readonly Reason[]): Reason[] => {
+  const seen = new Set<string>();
+  return reasons.filter((r) => {
+    const key = `${r.code}\u0000${r.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+};
+
+export interface Recorded {
+  /** Reasons that come before the chain's (a command, a recovery), headline first. */
+  leading: Reason[];
+  /** Observations made while reading the intent (expiries, stale notices). */
+  observed: Reason[];
+  /** Set when a command changed the state itself (pause, resume): recorded even without a size change. */
+  command?: boolean;
+  hpa?: 'pin' | 'release';
+}
+
+export const record = (ctx: Context, prior: TargetState, intent: Intent, from: number, p: Proposal, extra: Recorded, nextState: TargetState): Decision => {
+  const moved = p.to !== from;
+  const verdict: Verdict = moved || extra.hpa ? 'scale' : p.held || extra.command || p.source === 'emergency' ? 'hold' : 'none';
+  const headline = extra.leading[0] ?? p.limitedBy ?? p.cause ?? (extra.observed.length ? undefined : reason('NoRuleMatched', 'no active alert, window or command asks for a change'));
+  const rest = [...extra.leading.slice(1), ...(p.limitedBy && p.cause ? [p.cause] : []), ...p.notes, ...extra.observed];
+  const reasons = unique(headline ? [headline, ...rest] : [reason('NoChange', `stays at ${from}`), ...rest]);
+  const at = iso(ctx.now);
+  const top = reasons[0] as Reason;
+  const recorded = verdict !== 'none' || extra.leading.length > 0 || intent.source === 'emergency';
+  let state: TargetState = {
+    ...nextState,
+    generation: prior.generation + 1,
+    recentIntents: keepLast([...nextState.recentIntents.filter((id) => id !== intent.id), intent.id], STATE_LIMITS.recentIntents),
+    history: recorded
+      ? keepLast(
+          [
+            ...nextState.history,
+            {
+              at,
+              intent: intent.id,
+              from,
+              to: p.to,
+              code: top.code,
+              ...(p.limitedBy && p.cause && top.code !== p.cause.code ? { cause: p.cause.code } : {}),
+              message: top.message.slice(0, STATE_LIMITS.message),
+            },
+          ],
+          STATE_LIMITS.history,
+        )
+      : nextState.history,
+  };
+  if (moved) state = { ...state, desired: p.to, lastScaleAt: at, ...(p.to > from ? { lastUpAt: at } : { lastDownAt: at }) };
+  state = settleWindow(state, p.to);
+  return {
+    target: ctx.target.id,
+    intentId: intent.id,
+    source: intent.source,
+    at,
+    from,
+    to: p.to,
+    verdict,
+    ...(p.cause ? { cause: p.cause } : {}),
+    ...(p.limitedBy ? { limitedBy: p.limitedBy } : {}),
+    reasons,
+    ...(p.rule ? { rule: p.rule } : {}),
+    fingerprints: [...new Set([...p.fingerprints, ...intent.alerts.map((a) => a.fingerprint)])],
+    emergency: intent.source === 'emergency',
+    state: compactState(state),
+    followUps: moved ? p.followUps : [],
+    ...(extra.hpa ? { hpa: extra.hpa } : {}),
+  };
+};
