@@ -64,14 +64,15 @@ const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDow
  * The table. Ranks of `alert` and `metric` rows are placeholders: a rule's own priority
  * ranks it (P0 40 ... P3 10). Window bounds outrank every rule (a window's floor and ceiling
  * are the policy's word for that time); schedule entries, event ends and idle shrinks are
- * P3 (the matrix's "off-peak" and "low utilisation").
+ * P3 (the matrix's "off-peak" and "low utilisation"). A drift restore ranks just above P3:
+ * it puts back a size the scaler decided, but never against a firing scale-up rule.
  */
 export const PRECEDENCE: Readonly<Record<Source, SourceRow>> = {
   emergency: { rank: 100, up: ['gpuCapacity', 'hardBounds'], down: ['hardBounds'], why: 'an operator command bypasses cooldowns, windows, pauses and vetoes, never hard bounds (invariant 6)' },
   hardBounds: { rank: 90, up: ['hardBounds'], down: ['hardBounds'], why: 'min and max are hard limits nothing crosses, pauses and vetoes included' },
   windowFloor: { rank: 60, up: ['veto', 'pause', 'gpuCapacity', 'hardBounds'], down: [], why: "a window's floor is the least it keeps while in force" },
   windowCeiling: { rank: 60, up: [], down: AUTOMATIC_DOWN, why: "a window's ceiling is the most it allows while in force" },
-  drift: { rank: 50, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: ['veto', 'pause', 'windowBounds', 'hardBounds'], why: 'onDrift: restore puts back, at once, the size the scaler decided; pods it never decided are not a scale-down to pace' },
+  drift: { rank: 15, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: ['veto', 'pause', 'windowBounds', 'hardBounds'], why: 'onDrift: restore puts back, at once, the size the scaler decided; pods it never decided are not a scale-down to pace' },
   alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
   metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
   coupling: { rank: 35, up: ['veto', 'pause', 'hardBounds'], down: [], why: 'a GPU pool carries the pods its workloads were allowed to run' },

@@ -133,11 +133,11 @@ const rows: Row[] = [
     expected: { verdict: 'none', from: 3, to: 3, code: 'NoRuleMatched' },
   },
   {
-    case: 'launch day floor: API held at 12 from 07:30 even when low load fires',
-    state: stateOf('api', { desired: 12, window: 'launch-day', lastUpAt: et('2026-12-01T07:30:00').toISOString() }),
+    case: 'launch day floor: API held at 6 during the event even when low load fires',
+    state: stateOf('api', { desired: 6, window: 'launch-day', lastUpAt: et('2026-12-01T07:30:00').toISOString() }),
     intent: alertIntent('api', [alert('APILowLoad', ['api-low-load'])], et('2026-12-01T12:00:00')),
     now: et('2026-12-01T12:00:00'),
-    expected: { verdict: 'hold', from: 12, to: 12, code: 'ScheduleFloor', rule: 'api-low-load' },
+    expected: { verdict: 'hold', from: 6, to: 6, code: 'ScheduleFloor', rule: 'api-low-load' },
   },
   {
     case: 'paused by an operator: the alert is held with the pause reason',
