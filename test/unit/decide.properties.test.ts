@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EmergencyCommand, Intent } from '../../shared/domain/intent.ts';
 import { cooldownOf } from '../../shared/domain/policy.ts';
-import type { TargetState } from '../../shared/domain/state.ts';
+import { initialState, type TargetState } from '../../shared/domain/state.ts';
+import { resolvePolicy } from '../../shared/domain/resolve.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { decideIn } from '../support/intents.ts';
 
@@ -127,6 +128,77 @@ describe('Property: decide', () => {
     fc.assert(
       fc.property(scenario, (s) => {
         for (const { decision } of run(s)) expect(Buffer.byteLength(JSON.stringify(decision.state))).toBeLessThan(4096);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('Property: precedence', () => {
+  const llm = resolvePolicy(policy).target('worker-llm');
+  if (!llm) throw new Error('policy.yaml has no worker-llm');
+  const llmScenario = fc.array(eventArb('worker-llm'), { minLength: 1, maxLength: 60 }).map((events) => ({ targetId: 'worker-llm', events }));
+  const vetoFiring = (state: TargetState) => state.alerts.some((a) => a.rules.includes('vram-headroom-low'));
+  const upFiring = (state: TargetState) => state.alerts.some((a) => a.rules.some((id) => llm.rules.get(id)?.raises));
+
+  it('while a veto fires, no automatic scale-up from any source (rules, windows, pre-scale, drift)', () => {
+    fc.assert(
+      fc.property(llmScenario, (s) => {
+        for (const { decision } of run(s)) {
+          if (decision.emergency || decision.to <= decision.from || !vetoFiring(decision.state)) continue;
+          expect(decision.cause?.code, JSON.stringify(decision.reasons)).toBe('ClampedToMin');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a firing scale-up rule is never undone by a lower-priority source (windows, downs, idle)', () => {
+    fc.assert(
+      fc.property(llmScenario, (s) => {
+        for (const { decision } of run(s)) {
+          if (decision.emergency || decision.to >= decision.from || !upFiring(decision.state)) continue;
+          expect(decision.cause?.code, JSON.stringify(decision.reasons)).toBe('ClampedToMax');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('every automatic scale-down waits the scale-down delay and goes one step at a time', () => {
+    fc.assert(
+      fc.property(llmScenario, (s) => {
+        let lastUpAt: number | undefined;
+        for (const { at, decision } of run(s)) {
+          const automatic = !decision.emergency && decision.cause?.code !== 'ClampedToMax' && decision.cause?.code !== 'DriftRestored';
+          if (automatic && decision.to < decision.from) {
+            expect(decision.from - decision.to).toBeLessThanOrEqual(llm.maxStepDown);
+            if (lastUpAt !== undefined) expect((at - lastUpAt) / 1000).toBeGreaterThanOrEqual(llm.scaleDownDelay);
+          }
+          if (decision.to > decision.from) lastUpAt = at;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a window entry held by a pause is applied once the pause lifts, inside the window', () => {
+    const peak = Date.parse('2026-11-23T08:30:00-05:00');
+    fc.assert(
+      fc.property(fc.integer({ min: -20, max: 120 }), fc.integer({ min: 1, max: 180 }), (startOffset, minutes) => {
+        const pauseAt = peak + startOffset * 60_000;
+        let state: TargetState | undefined = { ...initialState('worker-llm'), desired: 3, window: 'normal-morning' };
+        let sizeAfterPause: number | undefined;
+        for (let t = peak - 30 * 60_000; t <= peak + 6 * 3600_000; t += 60_000) {
+          const intent: Intent = t === pauseAt
+            ? { id: `p-${t}`, target: 'worker-llm', createdAt: new Date(t).toISOString(), source: 'emergency', alerts: [], command: { action: 'pause', ttl: minutes * 60 }, reason: 'property' }
+            : { id: `t-${t}`, target: 'worker-llm', createdAt: new Date(t).toISOString(), source: 'tick', alerts: [] };
+          state = decideIn(policy, state, { intent }, new Date(t)).state;
+          // The first tick at which the pause is over and the window (with its pre-scale) is in force.
+          if (t === Math.max(pauseAt + minutes * 60_000, peak)) sizeAfterPause = state.desired ?? undefined;
+        }
+        expect(state?.desired).toBe(4);
+        if (sizeAfterPause !== undefined) expect(sizeAfterPause).toBe(4);
       }),
       { numRuns: 200 },
     );

@@ -152,8 +152,12 @@ export const applyLimits = (proposal: Proposal, ctx: Context): Proposal => {
     if (limited(source, up, name)) p = apply(p, step(p, ctx, up), ctx);
   }
   if (!p.held && up && limited(source, up, 'gpuCapacity')) p = gpuCapacity(p, ctx);
-  if (limited(source, up, 'hardBounds')) p = apply(p, hardBounds(p, ctx, up), ctx);
-  return p;
+  if (!limited(source, up, 'hardBounds')) return p;
+  const bounded = hardBounds(p, ctx, up);
+  if (!bounded || !p.held) return apply(p, bounded, ctx);
+  // Held outside the hard bounds (a veto or a pause on a target below its min): the bounds
+  // themselves are now what moves it, and the hold is still told.
+  return { ...p, source: 'hardBounds', to: bounded.to, cause: bounded.why, held: false, notes: [...p.notes, ...(p.limitedBy ? [p.limitedBy] : [])], limitedBy: undefined };
 };
 
 /** The limits in force for a target now, from the same functions the decision uses: what status shows. */
