@@ -380,3 +380,128 @@ describe('Function: decide', () => {
     expect(decision.reasons.map((r) => r.code)).toContain('AlertExpired');
   });
 });
+
+describe('Function: decide — sources that used to conflict', () => {
+  const now = et('2026-11-23T10:00:00');
+  const firingSeen = (name: string, rules: string[], i: number, at: Date) => ({
+    fingerprint: `fp-${name}-${i}`, alertname: name, rules, startsAt: at.toISOString(), seenAt: at.toISOString(),
+  });
+
+  it('keeps a firing veto when thirteen alerts arrive, and blocks scale-ups while alerts had to be dropped', () => {
+    // Prepare: the veto first, then twelve LLM alerts
+    const state = stateOf('worker-llm', { desired: 3, window: 'peak', alerts: [{ ...seen(vramLow, et('2026-11-23T09:00:00')) }] });
+    const alerts = Array.from({ length: 12 }, (_, i) => alert('LLMQueueBuildup', ['llm-queue-buildup'], { fingerprint: `fp-q-${i}` }));
+
+    // Act
+    const decision = decideIn(policy, state, { intent: alertIntent('worker-llm', alerts, now) }, now);
+    const crowded = decideIn(policy, stateOf('worker-llm', { desired: 3, window: 'peak' }), { intent: alertIntent('worker-llm', [...alerts, alert('LLMHighLatency', ['llm-high-latency'])], now) }, now);
+
+    // Assess
+    expect(decision.state.alerts.map((a) => a.alertname)).toContain('VRAMHeadroomLow');
+    expect(decision.state.alerts).toHaveLength(12);
+    expect(decision).toMatchObject({ verdict: 'hold', to: 3, limitedBy: { code: 'VetoedByAlert' } });
+    // Thirteen alerts and no veto among them: one had to go, so it might have been a veto (fail safe)
+    expect(crowded).toMatchObject({ verdict: 'hold', to: 3, limitedBy: { code: 'AlertsTruncatedVeto' } });
+  });
+
+  it('does not revive a resolved alert from a late copy of its firing notice', () => {
+    // Prepare: firing, then resolved
+    const firing = alert('APIHighCPU', ['api-high-cpu'], { startsAt: '2026-11-23T14:50:00.000Z' });
+    const first = decideIn(policy, stateOf('api', { desired: 3 }), { intent: alertIntent('api', [firing], now) }, now);
+    const resolved = decideIn(policy, first.state, { intent: alertIntent('api', [{ ...firing, status: 'resolved' }], et('2026-11-23T10:05:00')) }, et('2026-11-23T10:05:00'));
+
+    // Act: the firing notice again, 20 minutes later (outside SQS's 5-minute deduplication)
+    const late = decideIn(policy, resolved.state, { intent: alertIntent('api', [firing], et('2026-11-23T10:25:00')) }, et('2026-11-23T10:25:00'));
+
+    // Assess
+    expect(first.to).toBe(5);
+    expect(late.state.alerts).toEqual([]);
+    expect(late).toMatchObject({ verdict: 'none', to: 5 });
+    expect(late.reasons.map((r) => r.code)).toContain('StaleAlert');
+  });
+
+  it.each([
+    { source: 'an emergency set', intent: emergencyIntent('api', { action: 'set', replicas: 10 }, et('2026-11-22T11:00:00')), verdict: 'hold' },
+    { source: 'a firing notice', intent: alertIntent('api', [alert('APIHighCPU', ['api-high-cpu'])], et('2026-11-23T05:00:00')), verdict: 'none' },
+  ])('drops $source older than its maximum age', ({ intent, verdict }) => {
+    // Act
+    const decision = decideIn(policy, stateOf('api', { desired: 5 }), { intent }, now);
+
+    // Assess
+    expect(decision).toMatchObject({ verdict, to: 5, reasons: [{ code: 'IntentTooOld' }] });
+    expect(decision.state.alerts).toEqual([]);
+  });
+
+  it('records an alert as seen when it was sent, not when it was read', () => {
+    // Act: sent at 10:00, read at 10:04
+    const decision = decideIn(policy, stateOf('api', { desired: 5 }), { intent: alertIntent('api', [alert('APIHighCPU', ['api-high-cpu'])], now) }, et('2026-11-23T10:04:00'));
+
+    // Assess
+    expect(decision.state.alerts[0]?.seenAt).toBe(now.toISOString());
+  });
+
+  it.each([
+    { value: 31, expected: 4, code: 'WithinTolerance' },
+    { value: 32, expected: 4, code: 'WithinTolerance' },
+    { value: 34, expected: 5, code: 'ScaleUp' },
+    { value: 26, expected: 4, code: 'WithinTolerance' },
+  ])('proportional: $value against a target of 30 at 4 replicas -> $expected (10% tolerance)', ({ value, expected, code }) => {
+    // Prepare
+    const proportional = { ...policy, rules: [...policy.rules, ruleSchema.parse({ id: 'llm-per-replica', alert: 'LLMQueueLength', target: 'worker-llm', action: { type: 'proportional', targetValue: 30 } })] };
+
+    // Act
+    const decision = decideIn(proportional, stateOf('worker-llm', { desired: 4, window: 'peak', lastUpAt: et('2026-11-23T08:00:00').toISOString() }), { intent: alertIntent('worker-llm', [alert('LLMQueueLength', ['llm-per-replica'], { value })], now) }, now);
+
+    // Assess
+    expect({ to: decision.to, code: decision.cause?.code }).toEqual({ to: expected, code });
+  });
+
+  it('pins an HPA target at an emergency size and gives the HPA its range back on resume', () => {
+    // Act: HSOF emergency "scale to 2 replicas", then resume
+    const pinned = decideIn(policy, stateOf('hsof', { desired: 6 }), { intent: emergencyIntent('hsof', { action: 'set', replicas: 2 }, now) }, now);
+    const held = decideIn(policy, pinned.state, { intent: alertIntent('hsof', [alert('HSOFGPUBusy', ['hsof-gpu-busy'])], et('2026-11-23T10:10:00')) }, et('2026-11-23T10:10:00'));
+    const resumed = decideIn(policy, held.state, { intent: emergencyIntent('hsof', { action: 'resume' }, et('2026-11-23T10:20:00')) }, et('2026-11-23T10:20:00'));
+
+    // Assess
+    expect(pinned).toMatchObject({ verdict: 'scale', from: 6, to: 2, hpa: 'pin', state: { pause: { pinned: true, until: et('2026-11-23T11:00:00').toISOString() } } });
+    expect(held).toMatchObject({ verdict: 'hold', to: 2, limitedBy: { code: 'Paused' } });
+    expect(resumed).toMatchObject({ verdict: 'scale', hpa: 'release' });
+    expect(resumed.state.pause).toBeUndefined();
+  });
+
+  it('releases the pin when it expires by itself', () => {
+    // Prepare
+    const pinned = decideIn(policy, stateOf('hsof', { desired: 6 }), { intent: emergencyIntent('hsof', { action: 'scaleToMin', ttl: 600 }, now) }, now);
+
+    // Act
+    const expired = decideIn(policy, pinned.state, { intent: tickIntent('hsof', et('2026-11-23T10:11:00')) }, et('2026-11-23T10:11:00'));
+
+    // Assess
+    expect(expired).toMatchObject({ verdict: 'scale', from: 2, to: 2, hpa: 'release' });
+    expect(expired.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['PauseExpired', 'PinReleased']));
+  });
+
+  it('caps a pause at the policy maximum, and says so', () => {
+    // Act
+    const decision = decideIn(policy, stateOf('api', { desired: 5 }), { intent: emergencyIntent('api', { action: 'pause', ttl: 3650 * 86_400 / 10 }, now) }, now);
+
+    // Assess: 365 days asked, 7 days kept
+    expect(decision.state.pause?.until).toBe(new Date(now.getTime() + 7 * 86_400_000).toISOString());
+    expect(decision.reasons[0]?.message).toContain("the policy's maxPause");
+  });
+
+  it('an event window ends: the API returns to the size it began from, 15 minutes after, one pod at a time', () => {
+    // Prepare: launch day, API at 3 before the event
+    let state = stateOf('api', { desired: 3, window: 'normal-morning' });
+    const sizes: Record<string, number> = {};
+    for (let t = et('2026-12-01T07:00:00').getTime(); t <= et('2026-12-01T21:30:00').getTime(); t += 60_000) {
+      state = decideIn(policy, state, { intent: tickIntent('api', new Date(t)) }, new Date(t)).state;
+      sizes[new Date(t).toISOString()] = state.desired ?? -1;
+    }
+    const at = (local: string) => sizes[et(local).toISOString()];
+
+    // Assess: 2x from 07:30, held through the event, back down from 20:15 by one per cooldown
+    expect([at('2026-12-01T07:29:00'), at('2026-12-01T07:30:00'), at('2026-12-01T19:59:00')]).toEqual([3, 6, 6]);
+    expect([at('2026-12-01T20:14:00'), at('2026-12-01T20:15:00'), at('2026-12-01T20:20:00'), at('2026-12-01T20:25:00'), at('2026-12-01T21:30:00')]).toEqual([6, 5, 4, 3, 3]);
+  });
+});
