@@ -37,11 +37,12 @@ export class HpaScaler {
 
   /**
    * minReplicas becomes `desired`; maxReplicas becomes the target's hard max, and never less
-   * than minReplicas, which the API would refuse.
+   * than minReplicas, which the API would refuse. Pinned (an emergency size), both become
+   * `desired`, so the HPA scales the Deployment to exactly that and cannot move it.
    */
-  public async scaleTo(target: HpaTarget, desired: number): Promise<void> {
+  public async scaleTo(target: HpaTarget, desired: number, pin = false): Promise<void> {
     const { autoscaling } = await this.access.clients(clusterOf(this.policy, target));
-    const spec = { minReplicas: desired, maxReplicas: Math.max(target.max, desired) };
+    const spec = { minReplicas: desired, maxReplicas: pin ? desired : Math.max(target.max, desired) };
     await callKubernetes(hpaCall(target, 'patch'), () =>
       autoscaling.patchNamespacedHorizontalPodAutoscaler({ name: target.name, namespace: target.namespace, body: { spec } }, MERGE_PATCH),
     );

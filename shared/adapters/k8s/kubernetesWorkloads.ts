@@ -23,8 +23,8 @@ export class KubernetesWorkloads implements WorkloadScaler {
   }
 
   /** The size is absolute and the patch idempotent, so the intent's token is not needed. */
-  public scaleTo(target: WorkloadTarget, desired: number): Promise<void> {
-    return target.kind === 'hpa' ? this.#hpas.scaleTo(target, desired) : this.#deployments.scaleTo(target, desired);
+  public scaleTo(target: WorkloadTarget, desired: number, _token: string, options: { pin?: boolean } = {}): Promise<void> {
+    return target.kind === 'hpa' ? this.#hpas.scaleTo(target, desired, options.pin === true) : this.#deployments.scaleTo(target, desired);
   }
 }
 

@@ -51,6 +51,7 @@ export class SimulatedCluster implements NodeGroupScaler, WorkloadScaler {
     return this.resource(target.id).desired;
   }
 
+  /** An HPA's floor stands for its replicas here, pinned or not: no load moves them. */
   public async scaleTo(target: NodeGroupTarget | WorkloadTarget, desired: number): Promise<void> {
     this.scaleCalls += 1;
     const resource = this.resource(target.id);

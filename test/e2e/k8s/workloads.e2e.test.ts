@@ -260,11 +260,41 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     w.clock.advance(9.5 * 3600);
     await w.tick();
 
-    // Assess
-    expect(w.last('hsof')).toMatchObject({ from: 4, to: 2, verdict: 'scale' });
+    // Assess: down conservatively, one replica at a time (HSOF's own rule)
+    expect(w.last('hsof')).toMatchObject({ from: 4, to: 3, verdict: 'scale', limitedBy: { code: 'OneStepAtATime' } });
     expect(codes(w.last('hsof'))).toContain('HpaBounds');
     const lowered = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
-    expect(lowered.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    expect(lowered.spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
+  });
+
+  it('HSOF emergency "scale to 2 replicas" pins the HPA at 2 and gives it its range back on resume', async () => {
+    // Prepare: HSOF's HPA floor at 6
+    const w = worker(shipped, '2026-11-23T10:00:00-05:00');
+    await admin.autoscaling.patchNamespacedHorizontalPodAutoscaler(
+      { name: 'hsof-main', namespace: 'hsof', body: { spec: { minReplicas: 6, maxReplicas: 10 } } },
+      mergePatch,
+    );
+    await w.tick();
+
+    // Act: the runbook's emergency, then an alert while pinned
+    await w.send(emergencyIntent('hsof', { action: 'set', replicas: 2 }, w.clock.now()));
+    const pinned = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+    w.clock.advance(600);
+    await w.send(alertIntent('hsof', [alert('HSOFGPUBusy', ['hsof-gpu-busy'])], w.clock.now()));
+    const stillPinned = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+
+    // Assess: minReplicas = maxReplicas = 2, so the HPA runs exactly 2 pods and cannot move them
+    expect(pinned.spec).toMatchObject({ minReplicas: 2, maxReplicas: 2 });
+    expect(w.last('hsof')).toMatchObject({ verdict: 'hold', limitedBy: { code: 'Paused' } });
+    expect(stillPinned.spec).toMatchObject({ minReplicas: 2, maxReplicas: 2 });
+
+    // Act: resume
+    await w.send(emergencyIntent('hsof', { action: 'resume' }, w.clock.now()));
+
+    // Assess: the HPA's range is back, the firing alert acts from there
+    const released = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+    expect(w.last('hsof')).toMatchObject({ verdict: 'scale', hpa: 'release', from: 2, to: 3 });
+    expect(released.spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
   });
 
   it('adopts a manual scale (onDrift: adopt): the next decision starts from the live size, and it stays', async () => {
