@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Decision } from './domain/decision.ts';
+import { type Decision, headlineOf } from './domain/decision.ts';
 
 export const SERVICE = 'gpu-autoscaler';
 /** CloudWatch namespace of the EMF metrics; the alarms and dashboard read it. */
@@ -19,9 +19,9 @@ export const decisionKeys = (d: Decision) => ({
   fingerprints: d.fingerprints,
 });
 
-/** Logs a decision and counts it by reason (`scaling_decisions_total`). */
+/** Logs a decision and counts it by reason (`scaling_decisions_total{reason = limitedBy ?? cause}`). */
 export const recordDecision = (d: Decision): void => {
-  const headline = d.reasons[0];
+  const headline = headlineOf(d);
   logger.info(`${d.target} ${d.verdict} ${d.from} -> ${d.to}: ${headline?.code}`, {
     ...decisionKeys(d),
     source: d.source,
@@ -29,6 +29,8 @@ export const recordDecision = (d: Decision): void => {
     from: d.from,
     to: d.to,
     rule: d.rule,
+    cause: d.cause?.code,
+    limitedBy: d.limitedBy?.code,
     emergency: d.emergency,
     reasons: d.reasons,
     generation: d.state.generation,

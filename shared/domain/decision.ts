@@ -42,9 +42,13 @@ export interface Decision {
 /** The reason a decision is counted and shown by: what limited it, else what caused it. */
 export const headlineOf = (d: Pick<Decision, 'reasons'>): Reason | undefined => d.reasons[0];
 
-/** One line a person can read: `worker-llm 2 -> 3 scale [ScaleUp] rule llm-queue-buildup ...`. */
+/**
+ * One line a person can read: `worker-llm 3 (hold) [VetoedByAlert] peak: ... <- ScheduleEntry: ...`,
+ * the headline first, then what it stopped or changed.
+ */
 export const describeDecision = (d: Decision): string => {
-  const headline = d.reasons[0];
+  const headline = headlineOf(d);
   const arrow = d.verdict === 'scale' ? `${d.from} -> ${d.to}` : `${d.from} (${d.verdict})`;
-  return `${d.target} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}`.trim();
+  const cause = d.limitedBy && d.cause && headline?.code !== d.cause.code ? ` <- ${d.cause.code}: ${d.cause.message}` : '';
+  return `${d.target} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}${cause}`.trim();
 };
