@@ -105,7 +105,11 @@ export const initialState = (target: string): TargetState => ({
 /** SSM Standard parameters hold 4 KB. */
 export const MAX_STATE_BYTES = 4096;
 
-const byteLength = (state: TargetState): number => new TextEncoder().encode(JSON.stringify(state)).length;
+/** UTF-8 bytes of the document; this runs on every decision, and most documents are ASCII. */
+const byteLength = (state: TargetState): number => {
+  const text = JSON.stringify(state);
+  return /[^\x00-\x7f]/.test(text) ? new TextEncoder().encode(text).length : text.length;
+};
 
 /**
  * Trims a state document until it fits a Standard parameter, oldest first: history, then

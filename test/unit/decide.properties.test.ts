@@ -200,7 +200,7 @@ describe('Property: precedence', () => {
         expect(state?.desired).toBe(4);
         if (sizeAfterPause !== undefined) expect(sizeAfterPause).toBe(4);
       }),
-      { numRuns: 200 },
+      { numRuns: 60 },
     );
   });
 });

@@ -69,6 +69,21 @@ export interface Context {
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
+// Decisions read the same few instants over and over (an alert's seenAt, the last scale-up),
+// and Date.parse dominates the cost of observing; a small memo keeps it off the hot path.
+const parsed = new Map<string, number>();
+
+/** Milliseconds of an ISO instant. */
+export const ms = (at: string): number => {
+  let value = parsed.get(at);
+  if (value === undefined) {
+    if (parsed.size >= 4096) parsed.clear();
+    value = Date.parse(at);
+    parsed.set(at, value);
+  }
+  return value;
+};
+
 /** Seconds since an ISO instant; infinite when it never happened. */
 export const since = (now: number, at: string | undefined): number =>
-  at === undefined ? Number.POSITIVE_INFINITY : (now - Date.parse(at)) / 1000;
+  at === undefined ? Number.POSITIVE_INFINITY : (now - ms(at)) / 1000;

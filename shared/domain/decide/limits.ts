@@ -5,7 +5,7 @@ import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow } from '../schedule.ts';
 import type { TargetState } from '../state.ts';
-import { type Context, type Proposal, since } from './context.ts';
+import { type Context, ms, type Proposal, since } from './context.ts';
 
 // Limits: each looks at the proposal and returns the size it allows, and why, or nothing.
 // The precedence table says which apply to which source; a hold ends the chain.
@@ -192,7 +192,7 @@ export const limitsInForce = (target: ResolvedTarget, state: TargetState | undef
     cooldowns,
     warmupLeft: state ? Math.ceil(warmupLeft(target, state, now)) : 0,
     scaleDownDelayLeft: state ? Math.ceil(scaleDownDelayLeft(target, state, now)) : 0,
-    pause: state?.pause !== undefined && Date.parse(state.pause.until) > now ? state.pause : null,
+    pause: state?.pause !== undefined && ms(state.pause.until) > now ? state.pause : null,
     vetoes: (state?.alerts ?? []).filter((a) => a.rules.some((id) => target.vetoes.has(id))).map((a) => a.alertname),
   };
 };

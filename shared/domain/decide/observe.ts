@@ -5,42 +5,51 @@ import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow, type Occurrence } from '../schedule.ts';
 import { type ActiveAlert, keepLast, STATE_LIMITS, type TargetState, type Tombstone } from '../state.ts';
-import { type GpuView, iso, since } from './context.ts';
+import { type GpuView, iso, ms, since } from './context.ts';
 
 // Observing: what the intent and the instant change in the state before anything is proposed.
 
 interface AlertBook {
-  alerts: ActiveAlert[];
-  tombstones: Tombstone[];
+  alerts: Map<string, ActiveAlert>;
+  tombstones: Map<string, Tombstone>;
 }
 
 /** A resolve leaves a tombstone; a firing notice no newer than a tombstone is a late copy. */
-const mergeAlert = (book: AlertBook, obs: AlertObservation, sentAt: string, notes: Reason[]): AlertBook => {
-  const existing = book.alerts.find((a) => a.fingerprint === obs.fingerprint);
-  const others = book.alerts.filter((a) => a.fingerprint !== obs.fingerprint);
-  const startsAt = Date.parse(obs.startsAt);
+const mergeAlert = (book: AlertBook, obs: AlertObservation, sentAt: string, notes: Reason[]): void => {
   if (obs.status === 'resolved') {
-    if (existing && Date.parse(existing.startsAt) > startsAt) {
+    const existing = book.alerts.get(obs.fingerprint);
+    if (existing && ms(existing.startsAt) > ms(obs.startsAt)) {
       notes.push(reason('StaleAlert', `resolved notice for ${obs.alertname} is older than its firing since ${existing.startsAt}; kept firing`));
-      return book;
+      return;
     }
-    const tombstone = { fingerprint: obs.fingerprint, startsAt: obs.startsAt, resolvedAt: sentAt };
-    return { alerts: others, tombstones: [...book.tombstones.filter((t) => t.fingerprint !== obs.fingerprint), tombstone] };
+    book.alerts.delete(obs.fingerprint);
+    book.tombstones.delete(obs.fingerprint);
+    book.tombstones.set(obs.fingerprint, { fingerprint: obs.fingerprint, startsAt: obs.startsAt, resolvedAt: sentAt });
+    return;
   }
-  const tombstone = book.tombstones.find((t) => t.fingerprint === obs.fingerprint);
-  if (tombstone && startsAt <= Date.parse(tombstone.startsAt)) {
+  const tombstone = book.tombstones.get(obs.fingerprint);
+  if (tombstone && ms(obs.startsAt) <= ms(tombstone.startsAt)) {
     notes.push(reason('StaleAlert', `firing notice for ${obs.alertname} (since ${obs.startsAt}) arrived after its resolve at ${tombstone.resolvedAt}; ignored`));
-    return book;
+    return;
   }
-  const entry: ActiveAlert = {
+  // Re-inserted at the end: the map keeps the order alerts were last seen in.
+  book.alerts.delete(obs.fingerprint);
+  book.alerts.set(obs.fingerprint, {
     fingerprint: obs.fingerprint,
     alertname: obs.alertname,
     rules: obs.rules,
     startsAt: obs.startsAt,
     seenAt: sentAt,
     ...(obs.value !== undefined ? { value: obs.value } : {}),
-  };
-  return { alerts: [...others, entry], tombstones: book.tombstones };
+  });
+};
+
+/** The veto mark is derived from the policy, so a document written before it existed reads the same. */
+const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
+  const veto = alert.rules.some((id) => target.vetoes.has(id));
+  if (veto === (alert.veto === true)) return alert;
+  const { veto: _v, ...rest } = alert;
+  return veto ? { ...rest, veto: true } : rest;
 };
 
 /**
@@ -50,36 +59,31 @@ const mergeAlert = (book: AlertBook, obs: AlertObservation, sentAt: string, note
 const keepAlerts = (live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; truncated: boolean } => {
   if (live.length <= STATE_LIMITS.alerts) return { alerts: live, truncated: false };
   const vetoes = live.filter((a) => a.veto);
-  const others = live.filter((a) => !a.veto).sort((a, b) => Date.parse(a.seenAt) - Date.parse(b.seenAt));
+  const others = live.filter((a) => !a.veto).sort((a, b) => ms(a.seenAt) - ms(b.seenAt));
   const kept = [...vetoes, ...keepLast(others, Math.max(0, STATE_LIMITS.alerts - vetoes.length))];
   notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts (every veto among them); scale-ups blocked until there is room`));
   return { alerts: kept, truncated: true };
 };
 
-const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
-  const veto = alert.rules.some((id) => target.vetoes.has(id));
-  if (veto === (alert.veto === true)) return alert;
-  const { veto: _v, ...rest } = alert;
-  return veto ? { ...rest, veto: true } : rest;
-};
-
 /** Merges the intent's alerts (seen when they were sent), expires old ones, and ends an expired pause. */
 export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent: Intent, now: number, notes: Reason[]): TargetState => {
   const ttl = target.defaults.alertTtl;
-  const sentAt = iso(Math.min(now, Date.parse(intent.createdAt)));
-  let book: AlertBook = { alerts: prior.alerts, tombstones: prior.tombstones ?? [] };
-  for (const obs of intent.alerts) book = mergeAlert(book, obs, sentAt, notes);
-  // The veto mark is derived from the policy, so a document written before it existed reads the same.
-  const marked = book.alerts.map((a) => markVeto(a, target));
-  const live = marked.filter((a) => since(now, a.seenAt) <= ttl);
-  for (const gone of marked.filter((a) => !live.includes(a))) {
-    notes.push(reason('AlertExpired', `${gone.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
+  const sentAt = iso(Math.min(now, ms(intent.createdAt)));
+  const book: AlertBook = {
+    alerts: new Map(prior.alerts.map((a) => [a.fingerprint, a])),
+    tombstones: new Map((prior.tombstones ?? []).map((t) => [t.fingerprint, t])),
+  };
+  for (const obs of intent.alerts) mergeAlert(book, obs, sentAt, notes);
+  const live: ActiveAlert[] = [];
+  for (const alert of book.alerts.values()) {
+    if (since(now, alert.seenAt) <= ttl) live.push(markVeto(alert, target));
+    else notes.push(reason('AlertExpired', `${alert.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
   }
   const { alerts, truncated } = keepAlerts(live, notes);
   const stillTruncated = truncated || (prior.alertsTruncated === true && alerts.length >= STATE_LIMITS.alerts);
-  const tombstones = keepLast(book.tombstones.filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
+  const tombstones = keepLast([...book.tombstones.values()].filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
   let pause = prior.pause;
-  if (pause && Date.parse(pause.until) <= now) {
+  if (pause && ms(pause.until) <= now) {
     notes.push(reason('PauseExpired', `pause "${pause.reason}" ended at ${pause.until}; autoscaling resumed`));
     pause = undefined;
   }

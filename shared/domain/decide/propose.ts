@@ -5,7 +5,7 @@ import type { Action } from '../policy.ts';
 import { PRECEDENCE, rankOfPriority, type Source } from '../precedence.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedMetricRule, ResolvedRule } from '../resolve.ts';
-import { type Candidate, type Context, since } from './context.ts';
+import { type Candidate, type Context, ms, since } from './context.ts';
 
 // Proposing: every source says what it wants; choosing between them is choose.ts's job.
 
@@ -145,7 +145,7 @@ const fromWindowBounds = (ctx: Context): Candidate[] => {
 /** After an event window, the size it began from comes back once `returnAfter` has passed. */
 const fromEventEnd = (ctx: Context): Candidate[] => {
   const back = ctx.state.windowReturn;
-  if (!back || ctx.now < Date.parse(back.after) || back.to >= ctx.base) return [];
+  if (!back || ctx.now < ms(back.after) || back.to >= ctx.base) return [];
   return [candidate('eventEnd', back.to, reason('EventEnded', `window ${back.window} ended; returning to ${back.to}, the size it began from`), { rule: back.window, cooldown: ctx.target.defaults.cooldown })];
 };
 

@@ -23,15 +23,9 @@ const settleWindow = (state: TargetState, size: number): TargetState => {
   return next;
 };
 
-const unique = (reasons: readonly Reason[]): Reason[] => {
-  const seen = new Set<string>();
-  return reasons.filter((r) => {
-    const key = `${r.code}\u0000${r.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-};
+/** The same reason can reach the list twice (a limit noted and then headlined); keep one. */
+const unique = (reasons: readonly Reason[]): Reason[] =>
+  reasons.filter((r, i) => reasons.findIndex((o) => o.code === r.code && o.message === r.message) === i);
 
 export interface Recorded {
   /** Reasons that come before the chain's (a command, a recovery), headline first. */
