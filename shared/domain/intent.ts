@@ -15,16 +15,23 @@ export const alertObservationSchema = z.strictObject({
   rules: z.array(z.string()).min(1),
 });
 
-/** The emergency procedures of the runbooks, as commands an operator sends. */
-export const emergencyCommandSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('double') }),
-  z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative() }),
-  z.strictObject({ action: z.literal('scaleToMin') }),
-  z.strictObject({ action: z.literal('pause'), ttl: durationSchema.pipe(z.number().int().positive()) }),
-  z.strictObject({ action: z.literal('resume') }),
-  z.strictObject({ action: z.literal('evaluateNow') }),
-  z.strictObject({ action: z.literal('deprovisionPool') }),
-]);
+/** The emergency procedures of the runbooks; `ttl` says how a pause's length is written. */
+const commandSchema = <Ttl extends z.ZodType<number>>(ttl: Ttl) =>
+  z.discriminatedUnion('action', [
+    z.strictObject({ action: z.literal('double') }),
+    z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative() }),
+    z.strictObject({ action: z.literal('scaleToMin') }),
+    z.strictObject({ action: z.literal('pause'), ttl }),
+    z.strictObject({ action: z.literal('resume') }),
+    z.strictObject({ action: z.literal('evaluateNow') }),
+    z.strictObject({ action: z.literal('deprovisionPool') }),
+  ]);
+
+/** An emergency command as an operator sends it: a pause for `30m`. */
+export const emergencyCommandSchema = commandSchema(durationSchema.pipe(z.number().int().positive()));
+
+// The queued intent carries the command as parsed, the pause already in seconds.
+const queuedCommandSchema = commandSchema(z.number().int().positive());
 
 export const intentSchema = z.strictObject({
   /** Also the SQS deduplication id: the same input always yields the same id. */
@@ -33,7 +40,7 @@ export const intentSchema = z.strictObject({
   createdAt: isoSchema,
   source: z.enum(['alert', 'tick', 'emergency', 'coupling']),
   alerts: z.array(alertObservationSchema).default([]),
-  command: emergencyCommandSchema.optional(),
+  command: queuedCommandSchema.optional(),
   /** Who asked, and why: recorded with emergency decisions. */
   reason: z.string().max(160).optional(),
   /** The tick's reading of the target's metric rules. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { loadPolicyFile, parsePolicy, PolicyError } from '../../shared/policyFile.ts';
 
-const shipped = parse(readFileSync('policy.yaml', 'utf8')) as Record<string, unknown[]> & { targets: Record<string, unknown>[]; rules: Record<string, unknown>[]; schedules: Record<string, unknown>[] };
+const shipped = parse(readFileSync('policy.yaml', 'utf8')) as Record<string, unknown[]> & { defaults: Record<string, unknown>; targets: Record<string, unknown>[]; rules: Record<string, unknown>[]; schedules: Record<string, unknown>[] };
 
 /** The shipped policy with one change, as YAML text. */
 const variant = (change: (p: typeof shipped) => void): string => {
@@ -42,6 +42,17 @@ describe('Function: parsePolicy', () => {
     { case: 'a misspelt field', change: (p: typeof shipped) => Object.assign(p.targets[0] ?? {}, { maxx: 3 }), problem: 'targets[0]: Unrecognized key: "maxx"' },
     { case: 'a clock time of 25:00', change: (p: typeof shipped) => Object.assign(p.schedules[0] ?? {}, { start: '25:00' }), problem: 'schedules[0].start: expected HH:MM, 00:00 to 24:00' },
   ])('reports $case with the path of the field', ({ change, problem }) => {
+    expect(problems(variant(change))).toContain(problem);
+  });
+
+  // A bare number was once read as seconds: `cooldown: 10` meant as minutes passed unseen.
+  it.each([
+    { case: 'a default cooldown', change: (p: typeof shipped) => Object.assign(p.defaults, { cooldown: 300 }), problem: 'defaults.cooldown: expected a duration such as 90s, 10m, 1h or 2d, got the number 300 (write 300s)' },
+    { case: 'a target warm-up', change: (p: typeof shipped) => Object.assign(p.targets[1] ?? {}, { warmup: 180 }), problem: 'targets[1].warmup: expected a duration such as 90s, 10m, 1h or 2d, got the number 180 (write 180s)' },
+    { case: 'a rule cooldown of 0', change: (p: typeof shipped) => Object.assign(p.rules[0] ?? {}, { cooldown: 0 }), problem: 'rules[0].cooldown: expected a duration such as 90s, 10m, 1h or 2d, got the number 0 (write 0s)' },
+    { case: 'a window lead time', change: (p: typeof shipped) => Object.assign(p.schedules[0] ?? {}, { preScale: 1800 }), problem: 'schedules[0].preScale: expected a duration such as 90s, 10m, 1h or 2d, got the number 1800 (write 1800s)' },
+    { case: 'a fraction, with no suggestion', change: (p: typeof shipped) => Object.assign(p.defaults, { drain: 1.5 }), problem: 'defaults.drain: expected a duration such as 90s, 10m, 1h or 2d, got the number 1.5' },
+  ])('refuses a bare number as $case', ({ change, problem }) => {
     expect(problems(variant(change))).toContain(problem);
   });
 
