@@ -364,6 +364,8 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 /** One problem in a policy, with the path of the field at fault. */
 export interface PolicyIssue {
   path: string;
+  /** Where to point in the document: the field's keys, or a misspelt key's own. */
+  at: PropertyKey[];
   message: string;
 }
 
@@ -378,7 +380,11 @@ export const validatePolicy = (document: unknown): PolicyResult => {
   if (result.success) return { ok: true, policy: result.data };
   return {
     ok: false,
-    issues: result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    issues: result.error.issues.map((issue) => ({
+      path: formatPath(issue.path),
+      at: issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path,
+      message: issue.message,
+    })),
   };
 };
 

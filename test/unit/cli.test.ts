@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,4 +20,32 @@ describe('Command: start', () => {
     expect(stdout).toMatch(/app 2 -> 3 \[ScheduleEntry\] normal-evening: window normal-evening began: desired 3/);
     expect(stdout).toMatch(/app 3 -> 2 \[ScheduleEntry\] off-peak: window off-peak began: desired 2/);
   }, 90_000);
+});
+
+describe('Command: validate', () => {
+  /** Exit code and output of `validate FILE`: stdout when it passes, stderr when it fails. */
+  const validate = async (file: string) => {
+    try {
+      return { code: 0, out: (await run('npx', ['tsx', 'bin/cli.ts', 'validate', file], { timeout: 30_000 })).stdout };
+    } catch (error) {
+      const failed = error as { code: number; stderr: string };
+      return { code: failed.code, out: failed.stderr };
+    }
+  };
+
+  it('exits 0 for the shipped policy, and 1 naming the file and each problem with its path and line', async () => {
+    // Prepare: the first target's min raised above its max
+    const shipped = readFileSync('policy.yaml', 'utf8');
+    const line = shipped.split('\n').indexOf('    min: 2') + 1;
+    const bad = join(mkdtempSync(join(tmpdir(), 'policy-')), 'bad.yaml');
+    writeFileSync(bad, shipped.replace('    min: 2\n', '    min: 11\n'));
+
+    // Act
+    const [good, broken, missing] = await Promise.all([validate('policy.yaml'), validate(bad), validate('/nonexistent/policy.yaml')]);
+
+    // Assess
+    expect(good).toEqual({ code: 0, out: expect.stringContaining('policy.yaml: valid: 7 targets') });
+    expect(broken).toEqual({ code: 1, out: expect.stringContaining(`invalid policy ${bad}:\n  - targets[0].min (line ${line}): min 11 exceeds max 10\n`) });
+    expect(missing).toEqual({ code: 1, out: 'invalid policy /nonexistent/policy.yaml:\n  - cannot read the file: ENOENT\n' });
+  }, 60_000);
 });
