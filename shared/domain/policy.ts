@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.ts';
+import { sharedMoment } from './windowOverlap.ts';
 
 const idSchema = z
   .string()
@@ -345,6 +346,23 @@ export const policySchema = z
             });
           }
         }
+      }
+    });
+
+    // Where windows of one priority overlap on a target, the one in force would be whichever the
+    // file lists first. Windows in different zones drift against each other with DST, so only
+    // windows of one zone are compared.
+    policy.schedules.forEach((later, index) => {
+      for (const earlier of policy.schedules.slice(0, index)) {
+        if (earlier.priority !== later.priority || (earlier.timezone ?? policy.timezone) !== (later.timezone ?? policy.timezone)) continue;
+        const shared = Object.keys(later.targets).filter((id) => Object.hasOwn(earlier.targets, id));
+        const moment = shared.length > 0 ? sharedMoment(earlier, later) : undefined;
+        if (moment === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedules', index],
+          message: `window "${later.id}" overlaps window "${earlier.id}" at the same priority ${later.priority} for ${shared.join(', ')} (both apply at ${moment}): give one a higher priority or move it`,
+        });
       }
     });
   });

@@ -34,18 +34,26 @@ describe('Command: validate', () => {
   };
 
   it('exits 0 for the shipped policy, and 1 naming the file and each problem with its path and line', async () => {
-    // Prepare: the first target's min raised above its max
+    // Prepare: the first target's min raised above its max; the peak window brought down to the
+    // priority of the normal morning, which its 30-minute lead reaches
     const shipped = readFileSync('policy.yaml', 'utf8');
-    const line = shipped.split('\n').indexOf('    min: 2') + 1;
-    const bad = join(mkdtempSync(join(tmpdir(), 'policy-')), 'bad.yaml');
-    writeFileSync(bad, shipped.replace('    min: 2\n', '    min: 11\n'));
+    const lines = shipped.split('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'policy-'));
+    const bounds = join(dir, 'bounds.yaml');
+    writeFileSync(bounds, shipped.replace('    min: 2\n', '    min: 11\n'));
+    const overlap = join(dir, 'overlap.yaml');
+    writeFileSync(overlap, shipped.replace('    priority: 20\n', '    priority: 0\n'));
 
     // Act
-    const [good, broken, missing] = await Promise.all([validate('policy.yaml'), validate(bad), validate('/nonexistent/policy.yaml')]);
+    const [good, broken, overlapping, missing] = await Promise.all([validate('policy.yaml'), validate(bounds), validate(overlap), validate('/nonexistent/policy.yaml')]);
 
     // Assess
     expect(good).toEqual({ code: 0, out: expect.stringContaining('policy.yaml: valid: 7 targets') });
-    expect(broken).toEqual({ code: 1, out: expect.stringContaining(`invalid policy ${bad}:\n  - targets[0].min (line ${line}): min 11 exceeds max 10\n`) });
+    expect(broken).toEqual({ code: 1, out: expect.stringContaining(`invalid policy ${bounds}:\n  - targets[0].min (line ${lines.indexOf('    min: 2') + 1}): min 11 exceeds max 10\n`) });
+    expect(overlapping).toEqual({
+      code: 1,
+      out: `invalid policy ${overlap}:\n  - schedules[3] (line ${lines.indexOf('  - id: normal-morning') + 1}): window "normal-morning" overlaps window "peak" at the same priority 0 for app, worker-llm, worker-rl (both apply at sun 08:30): give one a higher priority or move it\n`,
+    });
     expect(missing).toEqual({ code: 1, out: 'invalid policy /nonexistent/policy.yaml:\n  - cannot read the file: ENOENT\n' });
   }, 60_000);
 });
