@@ -14,17 +14,24 @@ export const parseDuration = (text: string): number | undefined => {
   return Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
 };
 
-/** A duration field: `10m` in the policy, seconds inside the code. */
+const EXPECTED = 'expected a duration such as 90s, 10m, 1h or 2d';
+
+/**
+ * A duration field: `10m` in the policy, seconds inside the code. A bare number is refused
+ * rather than read as seconds: `cooldown: 10` meant as minutes would otherwise pass unseen.
+ */
 export const durationSchema = z
-  .union([z.string(), z.number().int().nonnegative()])
+  .string({
+    error: (issue) => {
+      if (typeof issue.input !== 'number') return undefined;
+      const hint = Number.isInteger(issue.input) && issue.input >= 0 ? ` (write ${issue.input}s)` : '';
+      return `${EXPECTED}, got the number ${issue.input}${hint}`;
+    },
+  })
   .transform((value, ctx) => {
-    if (typeof value === 'number') return value;
     const seconds = parseDuration(value);
     if (seconds === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration such as 90s, 10m, 1h or 2d, got "${value}"`,
-      });
+      ctx.addIssue({ code: 'custom', message: `${EXPECTED}, got "${value}"` });
       return z.NEVER;
     }
     return seconds;

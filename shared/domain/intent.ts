@@ -17,19 +17,27 @@ export const alertObservationSchema = z.strictObject({
 
 /** No pause or pin outlives a year; the policy's `maxPause` caps pauses further. */
 const MAX_TTL = 365 * 86_400;
-/** On an `hpa` target an emergency size pins the HPA this long (the policy's `pinFor` by default). */
-const pinSchema = durationSchema.pipe(z.number().int().positive().max(MAX_TTL)).optional();
 
-/** The emergency procedures of the runbooks, as commands an operator sends. */
-export const emergencyCommandSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('double'), ttl: pinSchema }),
-  z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative(), ttl: pinSchema }),
-  z.strictObject({ action: z.literal('scaleToMin'), ttl: pinSchema }),
-  z.strictObject({ action: z.literal('pause'), ttl: durationSchema.pipe(z.number().int().positive().max(MAX_TTL)) }),
-  z.strictObject({ action: z.literal('resume') }),
-  z.strictObject({ action: z.literal('evaluateNow') }),
-  z.strictObject({ action: z.literal('deprovisionPool') }),
-]);
+/**
+ * The emergency procedures of the runbooks; `ttl` says how a length is written: a pause's,
+ * and on an `hpa` target how long an emergency size pins the HPA (the policy's `pinFor` by default).
+ */
+const commandSchema = <Ttl extends z.ZodType<number>>(ttl: Ttl) =>
+  z.discriminatedUnion('action', [
+    z.strictObject({ action: z.literal('double'), ttl: ttl.optional() }),
+    z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative(), ttl: ttl.optional() }),
+    z.strictObject({ action: z.literal('scaleToMin'), ttl: ttl.optional() }),
+    z.strictObject({ action: z.literal('pause'), ttl }),
+    z.strictObject({ action: z.literal('resume') }),
+    z.strictObject({ action: z.literal('evaluateNow') }),
+    z.strictObject({ action: z.literal('deprovisionPool') }),
+  ]);
+
+/** An emergency command as an operator sends it: a pause for `30m`. */
+export const emergencyCommandSchema = commandSchema(durationSchema.pipe(z.number().int().positive().max(MAX_TTL)));
+
+// The queued intent carries the command as parsed, lengths already in seconds.
+const queuedCommandSchema = commandSchema(z.number().int().positive().max(MAX_TTL));
 
 export const intentSchema = z.strictObject({
   /** Also the SQS deduplication id: the same input always yields the same id. */
@@ -38,7 +46,7 @@ export const intentSchema = z.strictObject({
   createdAt: isoSchema,
   source: z.enum(['alert', 'tick', 'emergency', 'coupling']),
   alerts: z.array(alertObservationSchema).default([]),
-  command: emergencyCommandSchema.optional(),
+  command: queuedCommandSchema.optional(),
   /** Who asked, and why: recorded with emergency decisions. */
   reason: z.string().max(160).optional(),
   /** The tick's reading of the target's metric rules. */

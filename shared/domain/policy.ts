@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from './duration.ts';
 import { PRIORITIES } from './precedence.ts';
+import { sharedMoment } from './windowOverlap.ts';
 
 const idSchema = z
   .string()
@@ -381,6 +382,23 @@ export const policySchema = z
         }
       }
     });
+
+    // Where windows of one priority overlap on a target, the one in force would be whichever the
+    // file lists first. Windows in different zones drift against each other with DST, so only
+    // windows of one zone are compared.
+    policy.schedules.forEach((later, index) => {
+      for (const earlier of policy.schedules.slice(0, index)) {
+        if (earlier.priority !== later.priority || (earlier.timezone ?? policy.timezone) !== (later.timezone ?? policy.timezone)) continue;
+        const shared = Object.keys(later.targets).filter((id) => Object.hasOwn(earlier.targets, id));
+        const moment = shared.length > 0 ? sharedMoment(earlier, later) : undefined;
+        if (moment === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedules', index],
+          message: `window "${later.id}" overlaps window "${earlier.id}" at the same priority ${later.priority} for ${shared.join(', ')} (both apply at ${moment}): give one a higher priority or move it`,
+        });
+      }
+    });
   });
 
 export type PolicyInput = z.input<typeof policySchema>;
@@ -398,6 +416,8 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 /** One problem in a policy, with the path of the field at fault. */
 export interface PolicyIssue {
   path: string;
+  /** Where to point in the document: the field's keys, or a misspelt key's own. */
+  at: PropertyKey[];
   message: string;
 }
 
@@ -412,7 +432,11 @@ export const validatePolicy = (document: unknown): PolicyResult => {
   if (result.success) return { ok: true, policy: result.data };
   return {
     ok: false,
-    issues: result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    issues: result.error.issues.map((issue) => ({
+      path: formatPath(issue.path),
+      at: issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path,
+      message: issue.message,
+    })),
   };
 };
 

@@ -31,4 +31,22 @@ describe('Sample events', () => {
     const event = JSON.parse(sample?.text ?? '{}') as { Records: { body: string }[] };
     expect(intentSchema.parse(JSON.parse(event.Records[0]?.body ?? '')).target).toBe('gpu-pool');
   });
+
+  it('queues the pause sample as an intent the worker reads back, its ttl in seconds', () => {
+    // Prepare
+    const request = parseEmergencyRequest(JSON.parse(readFileSync(join('events', 'emergency', 'pause.json'), 'utf8')));
+    const queued = JSON.stringify({ id: 'e-1', target: 'api', createdAt: '2026-11-23T15:00:00.000Z', source: 'emergency', command: request.command, reason: request.reason });
+
+    // Act
+    const intent = intentSchema.parse(JSON.parse(queued));
+
+    // Assess
+    expect(intent.command).toEqual({ action: 'pause', ttl: 3600 });
+  });
+
+  it('refuses a pause whose ttl is a bare number: the operator writes 1h or 3600s', () => {
+    expect(() => parseEmergencyRequest({ action: 'pause', target: 'api', ttl: 3600, reason: 'INC-42' })).toThrow(
+      'invalid emergency request: ttl: expected a duration such as 90s, 10m, 1h or 2d, got the number 3600 (write 3600s)',
+    );
+  });
 });
