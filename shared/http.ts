@@ -15,7 +15,10 @@ export interface HttpResult {
  */
 export const errorResult = (error: unknown): HttpResult => {
   if (error instanceof BadRequestError) {
-    return { statusCode: error.statusCode, body: { error: error.message, ...(error.details.length ? { details: error.details } : {}) } };
+    return {
+      statusCode: error.statusCode,
+      body: { error: error.message, ...(error.details.length ? { details: error.details } : {}), ...(error.moreIssues ? { moreIssues: error.moreIssues } : {}) },
+    };
   }
   if (error instanceof QueueUnavailableError) return { statusCode: 503, body: { error: error.message } };
   return { statusCode: 500, body: { error: 'internal error; see the logs' } };
