@@ -12,7 +12,7 @@ import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 
 const USAGE = `Usage:
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
-                       [--state-dir .local-state] [--keep-state] [--ticks N]
+                       [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
       --speed 60 makes one simulated minute pass every real second (demo clock).
   gpu-autoscaler validate [policy.yaml]
@@ -52,6 +52,7 @@ const start = async (args: string[]): Promise<void> => {
       speed: { type: 'string', default: '1' },
       'start-at': { type: 'string' },
       token: { type: 'string' },
+      'status-token': { type: 'string' },
       'state-dir': { type: 'string', default: '.local-state' },
       'keep-state': { type: 'boolean', default: false },
       ticks: { type: 'string' },
@@ -73,6 +74,7 @@ const start = async (args: string[]): Promise<void> => {
     clock,
     store: new FileStateStore(stateDir),
     ...(values.token ? { token: values.token } : {}),
+    ...(values['status-token'] ? { statusToken: values['status-token'] } : {}),
     print,
   });
   const url = await autoscaler.listen(Number(values.port));
