@@ -244,6 +244,35 @@ describe('The deployable service (serverless.yml)', () => {
     expect(entries).toEqual(['dist/policy.yaml', `dist/${name}/index.js`, `dist/${name}/index.js.map`, `dist/${name}/package.json`].sort());
   });
 
+  it.each([
+    // Public Function URLs: a flood of unauthenticated requests stops at these few instances.
+    { name: 'alertmanager-webhook', reserved: 10 },
+    { name: 'status', reserved: 2 },
+    // Operators during an incident.
+    { name: 'emergency', reserved: 3 },
+    // One tick a minute, never two at once.
+    { name: 'schedule-tick', reserved: 1 },
+    // One instance per FIFO message group, that is per target.
+    { name: 'scaling-worker', reserved: policy.targets.length },
+  ])('reserves $reserved concurrent instance(s) for $name', ({ name, reserved }) => {
+    // Act
+    const fn = functionResource(template, name);
+
+    // Assess
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(reserved);
+  });
+
+  it('reserves concurrency for every function, and caps the worker trigger at the worker reservation', () => {
+    // Act
+    const unreserved = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => typeof r.Properties.ReservedConcurrentExecutions !== 'number');
+    const [trigger, ...others] = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+
+    // Assess: a trigger past the reservation would be throttled, and throttles count as receives towards the DLQ
+    expect(unreserved.map(([id]) => id)).toEqual([]);
+    expect(others).toEqual([]);
+    expect(trigger?.ScalingConfig).toEqual({ MaximumConcurrency: functionResource(template, 'scaling-worker').Properties.ReservedConcurrentExecutions });
+  });
+
   it('lets emergency answer after its wait for the worker, before Lambda stops it', () => {
     // Act
     const { Timeout, Environment } = functionResource(template, 'emergency').Properties as { Timeout: number; Environment: { Variables: { EMERGENCY_TIMEOUT_MS: string } } };
