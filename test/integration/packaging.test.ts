@@ -83,6 +83,12 @@ interface Statement {
   Resource: unknown;
 }
 
+/** A statement of a queue policy: a denial with the principals it spares. */
+interface QueueStatement extends Statement {
+  Principal: unknown;
+  Condition: { ArnNotEquals: { 'aws:PrincipalArn': unknown } };
+}
+
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 /** A resource reference as text: `X.Arn` for a GetAtt, the string of a Sub, or the literal. */
@@ -358,6 +364,36 @@ describe('The deployable service (serverless.yml)', () => {
     expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBeGreaterThanOrEqual(5);
     expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(worker.Timeout));
     expect(dlq).toMatchObject({ FifoQueue: true });
+  });
+
+  it('lets only the roles IAM allows to send put intents on the queue, and only the worker take them', () => {
+    // Prepare: the functions whose role statements grant an action on the queue
+    const rolesGranted = (action: string) =>
+      functions
+        .filter((name) => statementsOf(template, name).some((s) => list(s.Action).includes(action) && list(s.Resource).map(referenceText).includes('IntentQueue.Arn')))
+        .map((name) => /^\$\{(\w+)\.Arn\}$/.exec(referenceText(functionResource(template, name).Properties.Role))?.[1] ?? name)
+        .sort();
+    const policies = resourcesOfType(template, 'AWS::SQS::QueuePolicy').map(([, r]) => r.Properties as { Queues: unknown[]; PolicyDocument: { Statement: QueueStatement[] } });
+
+    // Act
+    const [policy] = policies;
+    const denied = (policy?.PolicyDocument.Statement ?? []).map((s) => ({
+      effect: s.Effect,
+      principal: s.Principal,
+      actions: list(s.Action).sort(),
+      resources: list(s.Resource).map(referenceText),
+      except: list(s.Condition.ArnNotEquals['aws:PrincipalArn']).map((arn) => referenceText(arn).replace(/\.Arn$/, '')).sort(),
+    }));
+
+    // Assess
+    expect(policies).toHaveLength(1);
+    expect(policy?.Queues).toEqual([{ Ref: 'IntentQueue' }]);
+    expect(denied).toEqual([
+      { effect: 'Deny', principal: '*', actions: ['sqs:SendMessage'], resources: ['IntentQueue.Arn'], except: rolesGranted('sqs:SendMessage') },
+      { effect: 'Deny', principal: '*', actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'], resources: ['IntentQueue.Arn'], except: rolesGranted('sqs:ReceiveMessage') },
+    ]);
+    expect(rolesGranted('sqs:SendMessage')).toEqual(['AlertmanagerWebhookRole', 'EmergencyRole', 'ScalingWorkerRole', 'ScheduleTickRole']);
+    expect(rolesGranted('sqs:ReceiveMessage')).toEqual(['ScalingWorkerRole']);
   });
 
   it("ticks every minute in the policy's timezone, with a retry policy and a standard dead-letter queue", () => {
