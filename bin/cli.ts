@@ -8,6 +8,7 @@ import type { Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
 import type { Clock } from '../shared/ports.ts';
 import { EXAMPLE_RECEIVER, renderAlertmanagerConfig } from '../shared/render/alertmanagerConfig.ts';
+import { renderKubernetesRbac } from '../shared/render/kubernetesRbac.ts';
 import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 
 const USAGE = `Usage:
@@ -18,8 +19,10 @@ const USAGE = `Usage:
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
   gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
-      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml and the
-      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml.
+      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml, the
+      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
+      Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
+      cluster, rbac.<cluster>.yaml, when the policy has several).
 `;
 
 /** A clock that starts at `startAt` and runs `speed` times faster than real time. */
@@ -140,6 +143,7 @@ const render = async (args: string[]): Promise<void> => {
       path: join(values.out, 'alertmanager', 'gpu-autoscaler.yml'),
       text: renderAlertmanagerConfig(policy, { source: values.policy, webhookUrl, credentialsFile: values['credentials-file'] }),
     },
+    ...renderKubernetesRbac(policy, { source: values.policy }).map((rbac) => ({ path: join(values.out, 'k8s', rbac.fileName), text: rbac.text })),
   ];
   for (const file of files) {
     await mkdir(dirname(file.path), { recursive: true });
