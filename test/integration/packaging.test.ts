@@ -366,7 +366,7 @@ describe('The deployable service (serverless.yml)', () => {
     expect(dlq).toMatchObject({ FifoQueue: true });
   });
 
-  it('lets only the roles IAM allows to send put intents on the queue, and only the worker take them', () => {
+  it("lets only the producers' roles put intents on the queue, and only the worker's take them", () => {
     // Prepare: the functions whose role statements grant an action on the queue
     const rolesGranted = (action: string) =>
       functions
