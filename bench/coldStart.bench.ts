@@ -27,6 +27,7 @@ const LAMBDA_ENV = {
   STATE_PREFIX: '/gpu-autoscaler/bench',
   QUEUE_URL: 'http://127.0.0.1:9/123456789012/gpu-autoscaler-bench-intents.fifo',
   TOKEN_PARAMETER: '/gpu-autoscaler/bench/webhook-token',
+  STATUS_TOKEN_PARAMETER: '/gpu-autoscaler/bench/status-token',
   POLICY_PATH: 'dist/policy.yaml',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',

@@ -8,18 +8,21 @@ import type { Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
 import type { Clock } from '../shared/ports.ts';
 import { EXAMPLE_RECEIVER, renderAlertmanagerConfig } from '../shared/render/alertmanagerConfig.ts';
+import { renderKubernetesRbac } from '../shared/render/kubernetesRbac.ts';
 import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 
 const USAGE = `Usage:
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
-                       [--state-dir .local-state] [--keep-state] [--ticks N]
+                       [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
       --speed 60 makes one simulated minute pass every real second (demo clock).
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
   gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
-      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml and the
-      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml.
+      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml, the
+      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
+      Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
+      cluster, rbac.<cluster>.yaml, when the policy has several).
 `;
 
 /** A clock that starts at `startAt` and runs `speed` times faster than real time. */
@@ -52,6 +55,7 @@ const start = async (args: string[]): Promise<void> => {
       speed: { type: 'string', default: '1' },
       'start-at': { type: 'string' },
       token: { type: 'string' },
+      'status-token': { type: 'string' },
       'state-dir': { type: 'string', default: '.local-state' },
       'keep-state': { type: 'boolean', default: false },
       ticks: { type: 'string' },
@@ -73,6 +77,7 @@ const start = async (args: string[]): Promise<void> => {
     clock,
     store: new FileStateStore(stateDir),
     ...(values.token ? { token: values.token } : {}),
+    ...(values['status-token'] ? { statusToken: values['status-token'] } : {}),
     print,
   });
   const url = await autoscaler.listen(Number(values.port));
@@ -138,6 +143,7 @@ const render = async (args: string[]): Promise<void> => {
       path: join(values.out, 'alertmanager', 'gpu-autoscaler.yml'),
       text: renderAlertmanagerConfig(policy, { source: values.policy, webhookUrl, credentialsFile: values['credentials-file'] }),
     },
+    ...renderKubernetesRbac(policy, { source: values.policy }).map((rbac) => ({ path: join(values.out, 'k8s', rbac.fileName), text: rbac.text })),
   ];
   for (const file of files) {
     await mkdir(dirname(file.path), { recursive: true });

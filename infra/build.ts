@@ -248,12 +248,20 @@ const eksResources = (policy: Policy): Record<string, Intrinsic> => {
   };
 };
 
+/** The least maximumConcurrency an SQS event source mapping takes. */
+const MIN_SQS_MAXIMUM_CONCURRENCY = 2;
+
 /** What serverless.yml takes from the policy, as `${policy:<key>}`. */
 export interface PolicyStack {
   /** The IANA zone of the policy's schedules. */
   timezone: string;
   /** Five-minute periods the `scaling_gpu_pool_idle` alarm waits: the longest `idleAfter` plus slack. */
   gpuPoolIdlePeriods: number;
+  /**
+   * The worker's concurrency: one instance per target, as many as the FIFO queue's message groups
+   * can keep busy at once, and at least 2, the least an SQS trigger's maximumConcurrency takes.
+   */
+  workerConcurrency: number;
   /** A `resources` fragment: the worker's EKS policy and access entries, with their switch. */
   eks: { Parameters?: Record<string, Intrinsic>; Conditions?: Record<string, Intrinsic>; Resources: Record<string, Intrinsic> };
 }
@@ -285,6 +293,7 @@ export const policyStack = (policyFile: string, { manageEksAccess }: { manageEks
   return {
     timezone: policy.timezone,
     gpuPoolIdlePeriods: Math.ceil((idleAfter + IDLE_SLACK_SECONDS) / IDLE_ALARM_PERIOD_SECONDS),
+    workerConcurrency: Math.max(MIN_SQS_MAXIMUM_CONCURRENCY, policy.targets.length),
     eks: { ...(hasAccessEntries ? accessEntrySwitch(manageEksAccess) : {}), Resources },
   };
 };

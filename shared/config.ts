@@ -14,6 +14,8 @@ export const configSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1).default('default'),
   /** SSM SecureString holding the webhook's bearer token. */
   TOKEN_PARAMETER: z.string().min(1).optional(),
+  /** SSM SecureString holding the status function's read-only bearer token, never the webhook's. */
+  STATUS_TOKEN_PARAMETER: z.string().min(1).optional(),
   /** How long the emergency function waits for the worker's outcome. */
   EMERGENCY_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
 });

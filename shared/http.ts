@@ -15,7 +15,10 @@ export interface HttpResult {
  */
 export const errorResult = (error: unknown): HttpResult => {
   if (error instanceof BadRequestError) {
-    return { statusCode: error.statusCode, body: { error: error.message, ...(error.details.length ? { details: error.details } : {}) } };
+    return {
+      statusCode: error.statusCode,
+      body: { error: error.message, ...(error.details.length ? { details: error.details } : {}), ...(error.moreIssues ? { moreIssues: error.moreIssues } : {}) },
+    };
   }
   if (error instanceof QueueUnavailableError) return { statusCode: 503, body: { error: error.message } };
   return { statusCode: 500, body: { error: 'internal error; see the logs' } };
@@ -23,10 +26,38 @@ export const errorResult = (error: unknown): HttpResult => {
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-/** Checks `Authorization: Bearer <token>` in constant time, whatever the lengths. */
+/**
+ * A bearer token is tens of characters; a longer Authorization header is refused unread, so
+ * that a flood of huge headers costs a length check each, not a parse.
+ */
+export const MAX_AUTHORIZATION_LENGTH = 4096;
+
+const SCHEME = 'bearer';
+// What String.prototype.trim removes: one character at a time, so no pattern can backtrack.
+const isSpace = (char: string): boolean => char.trim() === '';
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/**
+ * The credentials of `Authorization: Bearer <token>` (scheme in any case, any whitespace
+ * after it), or undefined: one pass over at most MAX_AUTHORIZATION_LENGTH characters.
+ */
+export const bearerCredentials = (header: string | undefined): string | undefined => {
+  if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
+  const text = header.trim();
+  if (text.slice(0, SCHEME.length).toLowerCase() !== SCHEME) return undefined;
+  let at = SCHEME.length;
+  while (at < text.length && isSpace(text.charAt(at))) at += 1;
+  const credentials = text.slice(at);
+  return at > SCHEME.length && credentials !== '' && !LINE_BREAK.test(credentials) ? credentials : undefined;
+};
+
+/** Compares presented credentials with the token in constant time, whatever the lengths. */
+export const tokenMatches = (credentials: string, token: string): boolean => timingSafeEqual(digest(credentials), digest(token));
+
+/** Checks `Authorization: Bearer <token>`. */
 export const bearerMatches = (header: string | undefined, token: string): boolean => {
-  const match = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? '');
-  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), digest(token));
+  const credentials = bearerCredentials(header);
+  return credentials !== undefined && tokenMatches(credentials, token);
 };
 
 /** A Lambda Function URL / HTTP API answer with a JSON body. */

@@ -31,7 +31,7 @@ export const buildHandler = (policy: Policy, deps: EmergencyDeps) =>
         for (const o of outcomes) logger.info('emergency outcome', { target: o.target, intentId: o.intent, status: o.status, decision: o.decision });
         return { ok: outcomes.every((o) => o.status === 'applied'), outcomes };
       } catch (error) {
-        if (error instanceof BadRequestError) return { ok: false, error: error.message, details: error.details };
+        if (error instanceof BadRequestError) return { ok: false, error: error.message, details: error.details, ...(error.moreIssues ? { moreIssues: error.moreIssues } : {}) };
         throw error;
       }
     });

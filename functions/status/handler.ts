@@ -18,6 +18,7 @@ export interface StatusDeps {
   policy: Policy;
   store: StateStore;
   clock: Clock;
+  /** Status's own read-only token; the webhook's does not open status, and this one opens nothing else. */
   token: () => Promise<string>;
 }
 
@@ -30,11 +31,11 @@ export const buildHandler = (deps: StatusDeps) =>
     .handler(async () => jsonResponse(200, { at: deps.clock.now().toISOString(), targets: await status(deps.policy, deps) }));
 
 const config = readConfig();
-if (!config.TOKEN_PARAMETER) throw new Error('TOKEN_PARAMETER is not set: status never runs without a bearer token');
+if (!config.STATUS_TOKEN_PARAMETER) throw new Error('STATUS_TOKEN_PARAMETER is not set: status never runs without a bearer token');
 
 export const handler = buildHandler({
   policy: loadPolicyFile(config.POLICY_PATH),
   store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
   clock: systemClock,
-  token: ssmToken(config.TOKEN_PARAMETER),
+  token: ssmToken(config.STATUS_TOKEN_PARAMETER),
 });

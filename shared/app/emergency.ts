@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { emergencyCommandSchema, type Intent } from '../domain/intent.ts';
 import { type Policy, targetById } from '../domain/policy.ts';
 import type { HistoryEntry } from '../domain/state.ts';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, invalidInput } from '../errors.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
 import { emergencyIntentId } from './intentIds.ts';
 
@@ -47,10 +47,7 @@ export interface EmergencyDeps {
 
 export const parseEmergencyRequest = (input: unknown): EmergencyRequest => {
   const result = emergencyRequestSchema.safeParse(input);
-  if (!result.success) {
-    const details = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new BadRequestError(`invalid emergency request: ${details.join('; ')}`, 400, details);
-  }
+  if (!result.success) throw invalidInput('invalid emergency request', result.error.issues);
   return result.data;
 };
 

@@ -1,8 +1,8 @@
-import { alertValue, type WebhookPayload, webhookPayloadSchema } from '../domain/alertmanager.ts';
+import { alertValue, parseWebhookPayload, type WebhookPayload } from '../domain/alertmanager.ts';
 import type { Intent } from '../domain/intent.ts';
 import { routeAlert } from '../domain/matching.ts';
 import { type Policy, rulesOf } from '../domain/policy.ts';
-import { BadRequestError, QueueUnavailableError } from '../errors.ts';
+import { BadRequestError, invalidInput, MAX_DETAILS, QueueUnavailableError } from '../errors.ts';
 import type { Clock, IntentQueue } from '../ports.ts';
 import { alertIntentId } from './intentIds.ts';
 
@@ -38,11 +38,8 @@ export const parseWebhookBody = (body: string | undefined): WebhookPayload => {
   } catch (error) {
     throw new BadRequestError(`body is not JSON: ${(error as Error).message}`);
   }
-  const result = webhookPayloadSchema.safeParse(json);
-  if (!result.success) {
-    const details = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new BadRequestError(`not an Alertmanager v4 payload: ${details[0] ?? 'invalid'}`, 400, details);
-  }
+  const result = parseWebhookPayload(json, MAX_DETAILS);
+  if (!result.success) throw invalidInput('not an Alertmanager v4 payload', result.issues, result.issueCount);
   return result.data;
 };
 

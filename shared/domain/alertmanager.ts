@@ -42,6 +42,40 @@ export const webhookPayloadSchema = z.object({
 export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
 export type WebhookAlert = z.infer<typeof webhookAlertSchema>;
 
+// The payload with its alerts left for one-at-a-time validation.
+const envelopeSchema = webhookPayloadSchema.extend({ alerts: z.array(z.unknown()) });
+
+export type WebhookPayloadResult =
+  | { success: true; data: WebhookPayload }
+  /** The first `keep` issues in the order zod reports them, and how many there were in all. */
+  | { success: false; issues: z.core.$ZodIssue[]; issueCount: number };
+
+/**
+ * Validates a body as webhookPayloadSchema does, but alert by alert, keeping the first `keep`
+ * issues and counting the others. One safeParse of 150,000 empty alerts gathers 600,000 issues
+ * (270 MB of heap, half the function's memory); here each alert's issues go once counted.
+ */
+export const parseWebhookPayload = (json: unknown, keep: number): WebhookPayloadResult => {
+  const envelope = envelopeSchema.safeParse(json);
+  const issues = envelope.success ? [] : envelope.error.issues.slice(0, keep);
+  let issueCount = envelope.success ? 0 : envelope.error.issues.length;
+  // Checked even when the rest of the payload is wrong, as one safeParse would.
+  const raw = (json as { alerts?: unknown } | null)?.alerts;
+  const items: readonly unknown[] = Array.isArray(raw) ? raw : [];
+  const alerts: WebhookAlert[] = [];
+  items.forEach((item, index) => {
+    const alert = webhookAlertSchema.safeParse(item);
+    if (alert.success) {
+      alerts.push(alert.data);
+      return;
+    }
+    issueCount += alert.error.issues.length;
+    for (const issue of alert.error.issues.slice(0, keep - issues.length)) issues.push({ ...issue, path: ['alerts', index, ...issue.path] });
+  });
+  if (!envelope.success || issueCount > 0) return { success: false, issues, issueCount };
+  return { success: true, data: { ...envelope.data, alerts } };
+};
+
 /** The numeric value an alert carries in an annotation or label, if it parses. */
 export const alertValue = (alert: WebhookAlert, key: string): number | undefined => {
   const text = alert.annotations[key] ?? alert.labels[key];

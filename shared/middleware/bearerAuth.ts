@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BadRequestError } from '../errors.ts';
-import { bearerMatches } from '../http.ts';
+import { bearerCredentials, tokenMatches } from '../http.ts';
 import { metrics } from '../observability.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
@@ -10,11 +10,15 @@ export interface BearerAuthOptions {
   token: () => Promise<string>;
 }
 
-/** Rejects a request without `Authorization: Bearer <token>` with 401, compared in constant time. */
+/**
+ * Rejects a request without `Authorization: Bearer <token>` with 401, compared in constant
+ * time. A header that is no bearer credential is refused before the token is read, so an
+ * unauthenticated flood costs no SSM or KMS call.
+ */
 export const bearerAuth = ({ token }: BearerAuthOptions): MiddlewareObj<APIGatewayProxyEventV2> => ({
   before: async (request) => {
-    const header = request.event.headers?.authorization ?? request.event.headers?.Authorization;
-    if (!bearerMatches(header, await token())) {
+    const credentials = bearerCredentials(request.event.headers?.authorization ?? request.event.headers?.Authorization);
+    if (credentials === undefined || !tokenMatches(credentials, await token())) {
       metrics.addMetric('scaling_webhook_unauthorized_total', MetricUnit.Count, 1);
       throw new BadRequestError('missing or wrong bearer token', 401);
     }

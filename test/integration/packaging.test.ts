@@ -83,6 +83,12 @@ interface Statement {
   Resource: unknown;
 }
 
+/** A statement of a queue policy: a denial with the principals it spares. */
+interface QueueStatement extends Statement {
+  Principal: unknown;
+  Condition: { ArnNotEquals: { 'aws:PrincipalArn': unknown } };
+}
+
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 /** A resource reference as text: `X.Arn` for a GetAtt, the string of a Sub, or the literal. */
@@ -191,7 +197,8 @@ const SCOPES: Record<string, (name: string) => string[]> = {
   'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
   'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
   'sqs:GetQueueAttributes': () => ['IntentQueue.Arn'],
-  'ssm:GetParameter': () => [parameter('/webhook-token')],
+  // Each of the webhook and status reads its own token, never the other's.
+  'ssm:GetParameter': (name) => [parameter(name === 'status' ? '/status-token' : '/webhook-token')],
   'ssm:GetParameters': () => [parameter('/targets/*')],
   'ssm:PutParameter': () => [parameter('/targets/*')],
   // Authorised against the path the store asks for, `<prefix>/targets/`.
@@ -241,6 +248,35 @@ describe('The deployable service (serverless.yml)', () => {
       expect.arrayContaining(['POLICY_PATH', 'STATE_PREFIX', 'QUEUE_URL', 'NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL']),
     );
     expect(entries).toEqual(['dist/policy.yaml', `dist/${name}/index.js`, `dist/${name}/index.js.map`, `dist/${name}/package.json`].sort());
+  });
+
+  it.each([
+    // Public Function URLs: a flood of unauthenticated requests stops at these few instances.
+    { name: 'alertmanager-webhook', reserved: 10 },
+    { name: 'status', reserved: 2 },
+    // Operators during an incident.
+    { name: 'emergency', reserved: 3 },
+    // One tick a minute, never two at once.
+    { name: 'schedule-tick', reserved: 1 },
+    // One instance per FIFO message group, that is per target.
+    { name: 'scaling-worker', reserved: policy.targets.length },
+  ])('reserves $reserved concurrent instance(s) for $name', ({ name, reserved }) => {
+    // Act
+    const fn = functionResource(template, name);
+
+    // Assess
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(reserved);
+  });
+
+  it('reserves concurrency for every function, and caps the worker trigger at the worker reservation', () => {
+    // Act
+    const unreserved = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, r]) => typeof r.Properties.ReservedConcurrentExecutions !== 'number');
+    const [trigger, ...others] = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+
+    // Assess: a trigger past the reservation would be throttled, and throttles count as receives towards the DLQ
+    expect(unreserved.map(([id]) => id)).toEqual([]);
+    expect(others).toEqual([]);
+    expect(trigger?.ScalingConfig).toEqual({ MaximumConcurrency: functionResource(template, 'scaling-worker').Properties.ReservedConcurrentExecutions });
   });
 
   it('lets emergency answer after its wait for the worker, before Lambda stops it', () => {
@@ -330,6 +366,36 @@ describe('The deployable service (serverless.yml)', () => {
     expect(dlq).toMatchObject({ FifoQueue: true });
   });
 
+  it("lets only the producers' roles put intents on the queue, and only the worker's take them", () => {
+    // Prepare: the functions whose role statements grant an action on the queue
+    const rolesGranted = (action: string) =>
+      functions
+        .filter((name) => statementsOf(template, name).some((s) => list(s.Action).includes(action) && list(s.Resource).map(referenceText).includes('IntentQueue.Arn')))
+        .map((name) => /^\$\{(\w+)\.Arn\}$/.exec(referenceText(functionResource(template, name).Properties.Role))?.[1] ?? name)
+        .sort();
+    const policies = resourcesOfType(template, 'AWS::SQS::QueuePolicy').map(([, r]) => r.Properties as { Queues: unknown[]; PolicyDocument: { Statement: QueueStatement[] } });
+
+    // Act
+    const [policy] = policies;
+    const denied = (policy?.PolicyDocument.Statement ?? []).map((s) => ({
+      effect: s.Effect,
+      principal: s.Principal,
+      actions: list(s.Action).sort(),
+      resources: list(s.Resource).map(referenceText),
+      except: list(s.Condition.ArnNotEquals['aws:PrincipalArn']).map((arn) => referenceText(arn).replace(/\.Arn$/, '')).sort(),
+    }));
+
+    // Assess
+    expect(policies).toHaveLength(1);
+    expect(policy?.Queues).toEqual([{ Ref: 'IntentQueue' }]);
+    expect(denied).toEqual([
+      { effect: 'Deny', principal: '*', actions: ['sqs:SendMessage'], resources: ['IntentQueue.Arn'], except: rolesGranted('sqs:SendMessage') },
+      { effect: 'Deny', principal: '*', actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'], resources: ['IntentQueue.Arn'], except: rolesGranted('sqs:ReceiveMessage') },
+    ]);
+    expect(rolesGranted('sqs:SendMessage')).toEqual(['AlertmanagerWebhookRole', 'EmergencyRole', 'ScalingWorkerRole', 'ScheduleTickRole']);
+    expect(rolesGranted('sqs:ReceiveMessage')).toEqual(['ScalingWorkerRole']);
+  });
+
   it("ticks every minute in the policy's timezone, with a retry policy and a standard dead-letter queue", () => {
     // Act
     const schedule = template.Resources.TickSchedule?.Properties ?? {};
@@ -344,20 +410,25 @@ describe('The deployable service (serverless.yml)', () => {
     expect(template.Resources.TickDeadLetterQueue?.Properties.FifoQueue).toBeUndefined();
   });
 
-  it.each(['alertmanager-webhook', 'status'])('serves %s on a Function URL whose authentication is the bearer check', (name) => {
+  it.each([
+    { name: 'alertmanager-webhook', tokens: { TOKEN_PARAMETER: `/${SERVICE}/${STAGE}/webhook-token` } },
+    { name: 'status', tokens: { STATUS_TOKEN_PARAMETER: `/${SERVICE}/${STAGE}/status-token` } },
+  ])('serves $name on a Function URL whose authentication is the bearer check of its own token', ({ name, tokens }) => {
     // Act
     const [id, fn] = functionEntry(template, name);
     const urls = resourcesOfType(template, 'AWS::Lambda::Url').map(([, r]) => r.Properties);
+    const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 
     // Assess
     expect(urls.filter((u) => u.AuthType === 'NONE').map((u) => referenceText(u.TargetFunctionArn))).toContain(`${id}.Arn`);
-    expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.TOKEN_PARAMETER).toBe(`/${SERVICE}/${STAGE}/webhook-token`);
+    expect(Object.fromEntries(Object.entries(variables).filter(([key]) => key.endsWith('TOKEN_PARAMETER')))).toEqual(tokens);
   });
 
-  it('leaves the token out of the template', () => {
+  it('leaves the tokens out of the template', () => {
     // Assess
     expect(resourcesOfType(template, 'AWS::SSM::Parameter')).toEqual([]);
     expect(JSON.stringify(template)).not.toContain('replace-with-your-token');
+    expect(JSON.stringify(template)).not.toContain('replace-with-your-status-token');
   });
 
   it('maps the worker role to the Kubernetes user gpu-autoscaler in each cluster of the policy, unless told not to', () => {
@@ -419,22 +490,23 @@ describe('The deployable service (serverless.yml)', () => {
 
 // --- serverless invoke local, against the emulator ------------------------------------
 
-const sampleToken = (JSON.parse(readFileSync('events/alertmanager-webhook/function-url.json', 'utf8')) as { headers: { authorization: string } }).headers.authorization.replace(
-  /^Bearer /,
-  '',
-);
+const tokenOf = (sample: string): string =>
+  (JSON.parse(readFileSync(sample, 'utf8')) as { headers: { authorization: string } }).headers.authorization.replace(/^Bearer /, '');
+const sampleToken = tokenOf('events/alertmanager-webhook/function-url.json');
+const statusSampleToken = tokenOf('events/status/function-url-get.json');
 const clients = emulatorClients();
 
 /**
  * A stage of its own on the emulator, as a deployment would have it: its queue, event bus and
- * (when given) token under `/gpu-autoscaler/<stage>`. `invoke local` gets the queue's URL
+ * (when given) tokens under `/gpu-autoscaler/<stage>`. `invoke local` gets the queue's URL
  * through INVOKE_LOCAL_QUEUE_URL; everything else follows from the stage.
  */
-const stageOnEmulator = async ({ token }: { token?: string } = {}) => {
+const stageOnEmulator = async ({ token, statusToken }: { token?: string; statusToken?: string } = {}) => {
   const stage = uniqueName('it');
   const { queueUrl } = await createQueues(clients.sqs, `${SERVICE}-${stage}-intents`);
   await clients.events.send(new CreateEventBusCommand({ Name: `${SERVICE}-${stage}` }));
   if (token !== undefined) await putToken(clients.ssm, `/${SERVICE}/${stage}/webhook-token`, token);
+  if (statusToken !== undefined) await putToken(clients.ssm, `/${SERVICE}/${stage}/status-token`, statusToken);
   return {
     stage,
     invoke: async (name: string, event: string, env: readonly string[] = []) =>
@@ -513,16 +585,19 @@ describe.concurrent('serverless invoke local with the sample events, on the emul
     expect(nodegroup?.scalingConfig?.desiredSize).toBe(state.desired);
   }, SLOW_MS);
 
-  it('shows the status of every target of the policy', async () => {
+  it.each([
+    { tokens: { statusToken: statusSampleToken }, statusCode: 200, case: 'the status token parameter holds its bearer token' },
+    { tokens: { token: statusSampleToken }, statusCode: 500, case: 'only the webhook token parameter holds it' },
+  ])('answers the status sample $statusCode when $case', async ({ tokens, statusCode }) => {
     // Prepare
-    const world = await stageOnEmulator({ token: sampleToken });
+    const world = await stageOnEmulator(tokens);
 
     // Act
     const result = (await world.invoke('status', 'events/status/function-url-get.json')) as HttpResult;
 
     // Assess
-    expect(result.statusCode).toBe(200);
-    expect((JSON.parse(result.body) as { targets: { id: string }[] }).targets.map((t) => t.id)).toEqual(policy.targets.map((t) => t.id));
+    expect(result.statusCode).toBe(statusCode);
+    if (statusCode === 200) expect((JSON.parse(result.body) as { targets: { id: string }[] }).targets.map((t) => t.id)).toEqual(policy.targets.map((t) => t.id));
   }, SLOW_MS);
 
   it.each(readdirSync(join('events', 'emergency')).sort())('queues emergency/%s and waits for the worker', async (sample) => {

@@ -3,7 +3,7 @@ import { DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
 import { logger } from '../../shared/observability.ts';
-import { deploy, TOKEN } from './support/deployment.ts';
+import { deploy, STATUS_TOKEN, TOKEN } from './support/deployment.ts';
 
 /** Runs `fn` with INFO logging and returns the structured log lines it wrote. */
 const captureLogs = async (fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> => {
@@ -275,7 +275,7 @@ describe('AWS runtime on the emulator', () => {
     expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ from: 3, to: 1, code: 'GpuPoolIdle' });
   });
 
-  it('reports per-target status behind the bearer token', async () => {
+  it('reports per-target status behind its own bearer token', async () => {
     // Prepare
     const world = await deploy('2026-11-23T10:00:00-05:00');
     await world.post(podsPending());
@@ -283,7 +283,7 @@ describe('AWS runtime on the emulator', () => {
 
     // Act
     const denied = await world.status({ 'x-no-token': '1' });
-    const allowed = await world.status({ authorization: `Bearer ${TOKEN}` });
+    const allowed = await world.status({ authorization: `Bearer ${STATUS_TOKEN}` });
 
     // Assess
     expect(denied.statusCode).toBe(401);
@@ -295,5 +295,22 @@ describe('AWS runtime on the emulator', () => {
       alerts: [{ alertname: 'GPUPodsPending' }],
       lastDecisions: [{ code: 'ScaleUp' }],
     });
+  });
+
+  it.each([
+    { token: 'status', opens: { status: 200, webhook: 401 } },
+    { token: 'webhook', opens: { status: 401, webhook: 200 } },
+  ])('with the $token token, status answers $opens.status and the webhook $opens.webhook', async ({ token, opens }) => {
+    // Prepare
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    const authorization = `Bearer ${token === 'status' ? STATUS_TOKEN : TOKEN}`;
+    world.clients.resetCalls();
+
+    // Act
+    const answers = { status: (await world.status({ authorization })).statusCode, webhook: (await world.post(podsPending(), { authorization })).statusCode };
+
+    // Assess: the status token queues nothing
+    expect(answers).toEqual(opens);
+    expect(world.clients.calls.SendMessageBatchCommand).toBe(opens.webhook === 200 ? 1 : undefined);
   });
 });

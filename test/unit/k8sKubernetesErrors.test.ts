@@ -23,7 +23,7 @@ describe('Function: scalingErrorOf', () => {
       case: 'RBAC denial (403)',
       error: http(403, 'deployments.apps "worker-llm" is forbidden: User "gpu-autoscaler" cannot patch resource "deployments/scale" in API group "apps" in the namespace "ml"'),
       kind: PermanentScalingError,
-      message: 'forbidden (403): Kubernetes user "gpu-autoscaler" may not patch deployments/scale in namespace "ml"',
+      message: 'forbidden (403): Kubernetes user "gpu-autoscaler" may not patch deployments/scale "worker-llm" in namespace "ml"',
     },
     {
       case: 'credentials EKS does not map (401)',
@@ -73,7 +73,7 @@ describe('Function: scalingErrorOf', () => {
     // Assess
     expect(mapped.message).toBe(
       'target "app": forbidden (403): Kubernetes user "gpu-autoscaler" may not list horizontalpodautoscalers in namespace "other"; ' +
-        'give it the Role and RoleBinding of infra/k8s/rbac.yaml in namespace "other"',
+        'render infra/k8s/rbac.yaml from this policy (npm run render) and apply it: its Role in namespace "other" names each Deployment and HPA the policy scales there',
     );
   });
 

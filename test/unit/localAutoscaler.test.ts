@@ -159,4 +159,29 @@ describe('Class: LocalAutoscaler', () => {
     // Assess
     expect([denied.status, allowed.status]).toEqual([401, 200]);
   });
+
+  it.each([
+    { route: 'GET /status', tokens: { status: 200, webhook: 401 } },
+    { route: 'POST /webhook', tokens: { status: 401, webhook: 200 } },
+    { route: 'POST /emergency', tokens: { status: 401, webhook: 200 } },
+    { route: 'POST /tick', tokens: { status: 401, webhook: 200 } },
+    { route: 'POST /metrics', tokens: { status: 401, webhook: 200 } },
+  ])('opens $route to $tokens with a status token of its own (--status-token)', async ({ route, tokens }) => {
+    // Prepare
+    const guarded = new LocalAutoscaler({ policy, clock, store: new MemoryStateStore(), token: 's3cret', statusToken: 'read-only', print: () => undefined });
+    const [method = '', path = ''] = route.split(' ');
+    const bodies: Record<string, unknown> = {
+      '/webhook': llmQueue,
+      '/emergency': { action: 'evaluateNow', target: 'app', reason: 'check' },
+      '/metrics': { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', value: 1 },
+    };
+    const send = (token: string) => guarded.handle(method, path, { authorization: `Bearer ${token}` }, JSON.stringify(bodies[path] ?? {}));
+
+    // Act
+    const answers = { status: (await send('read-only')).statusCode, webhook: (await send('s3cret')).statusCode };
+    await guarded.close();
+
+    // Assess
+    expect(answers).toEqual(tokens);
+  });
 });

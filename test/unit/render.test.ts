@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { routeAlert } from '../../shared/domain/matching.ts';
-import { type PolicyInput, policySchema } from '../../shared/domain/policy.ts';
+import { isWorkload, type PolicyInput, policySchema } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { EXAMPLE_RECEIVER, RECEIVER, renderAlertmanagerConfig } from '../../shared/render/alertmanagerConfig.ts';
+import { KUBERNETES_USER, renderKubernetesRbac } from '../../shared/render/kubernetesRbac.ts';
 import { type PrometheusRule, renderPrometheusRules, SELF_ALERTS, TARGET_LABEL } from '../../shared/render/prometheusRules.ts';
 
 const shipped = loadPolicyFile('policy.yaml');
@@ -215,8 +216,89 @@ describe('Function: renderAlertmanagerConfig', () => {
   });
 });
 
+interface RbacObject {
+  kind: 'Role' | 'RoleBinding';
+  metadata: { name: string; namespace: string };
+  rules?: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+  subjects?: { kind: string; name: string }[];
+  roleRef?: { kind: string; name: string };
+}
+
+const rbacObjects = (text: string): RbacObject[] => parseAllDocuments(text).map((doc) => doc.toJS() as RbacObject);
+/** Each Role's rules, one line each: `verbs resource [names]`. */
+const grants = (text: string): Record<string, string[]> =>
+  Object.fromEntries(
+    rbacObjects(text)
+      .filter((o) => o.kind === 'Role')
+      .map((role) => [role.metadata.namespace, (role.rules ?? []).map((r) => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` [${r.resourceNames.join(', ')}]` : ''}`)]),
+  );
+
+describe('Function: renderKubernetesRbac', () => {
+  it('gives the shipped policy one Role per namespace naming exactly its Deployments and HPAs', () => {
+    // Act
+    const files = renderKubernetesRbac(shipped, { source: 'policy.yaml' });
+
+    // Assess
+    expect(files.map((f) => [f.cluster, f.fileName])).toEqual([['tensafe-prod', 'rbac.yaml']]);
+    expect(grants(files[0]?.text ?? '')).toEqual({
+      ml: ['get,patch deployments/scale [app, worker-llm, worker-rl]', 'list horizontalpodautoscalers'],
+      tensafe: ['get,patch deployments/scale [tensafe-server, tensafe-training-worker]', 'list horizontalpodautoscalers'],
+      hsof: ['get,patch horizontalpodautoscalers [hsof-main]'],
+    });
+  });
+
+  it('binds each Role to the scaler user alone, in its own namespace', () => {
+    // Act
+    const objects = rbacObjects(renderKubernetesRbac(shipped, { source: 'policy.yaml' })[0]?.text ?? '');
+
+    // Assess
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual(
+      ['ml', 'tensafe', 'hsof'].flatMap((ns) => [`Role/${ns}/${KUBERNETES_USER}`, `RoleBinding/${ns}/${KUBERNETES_USER}`]),
+    );
+    for (const binding of objects.filter((o) => o.kind === 'RoleBinding')) {
+      expect(binding).toMatchObject({ subjects: [{ kind: 'User', name: KUBERNETES_USER }], roleRef: { kind: 'Role', name: KUBERNETES_USER } });
+    }
+  });
+
+  it('names every workload of the policy in its namespace, and writes no rule that changes an object it does not name', () => {
+    // Act
+    const roles = rbacObjects(renderKubernetesRbac(shipped, { source: 'policy.yaml' })[0]?.text ?? '').filter((o) => o.kind === 'Role');
+    const named = roles.flatMap((role) => (role.rules ?? []).flatMap((r) => (r.resourceNames ?? []).map((name) => `${role.metadata.namespace}/${r.resources[0]}/${name}`)));
+
+    // Assess
+    expect(named.sort()).toEqual(
+      shipped.targets
+        .filter(isWorkload)
+        .map((t) => `${t.namespace}/${t.kind === 'hpa' ? 'horizontalpodautoscalers' : 'deployments/scale'}/${t.name}`)
+        .sort(),
+    );
+    expect(roles.flatMap((role) => role.rules ?? []).filter((r) => r.resourceNames === undefined && r.verbs.some((v) => v !== 'list'))).toEqual([]);
+  });
+
+  it('writes one file per cluster when the policy has several, each with its own namespaces', () => {
+    // Prepare: the same namespace in two clusters, with different Deployments
+    const policy = policyWith({});
+    const twoClusters = policySchema.parse({
+      version: 1,
+      targets: [WEB, { ...WEB, id: 'web-eu', cluster: 'shop-eu', name: 'web-eu' }, { ...WEB, id: 'cart', kind: 'hpa', namespace: 'cart', name: 'cart-hpa' }],
+    });
+
+    // Act
+    const files = renderKubernetesRbac(twoClusters, { source: 'test.yaml' });
+
+    // Assess
+    expect(renderKubernetesRbac(policy, { source: 'test.yaml' }).map((f) => f.fileName)).toEqual(['rbac.yaml']);
+    expect(files.map((f) => ({ file: f.fileName, grants: grants(f.text) }))).toEqual([
+      { file: 'rbac.shop-prod.yaml', grants: { shop: ['get,patch deployments/scale [web]', 'list horizontalpodautoscalers'], cart: ['get,patch horizontalpodautoscalers [cart-hpa]'] } },
+      { file: 'rbac.shop-eu.yaml', grants: { shop: ['get,patch deployments/scale [web-eu]', 'list horizontalpodautoscalers'] } },
+    ]);
+    expect(files[1]?.text).toContain('in cluster shop-eu, rendered from test.yaml');
+  });
+});
+
 describe('Command: npm run render', () => {
   it.each([
+    { file: 'infra/k8s/rbac.yaml', render: () => renderKubernetesRbac(shipped, { source: 'policy.yaml' }).find((f) => f.fileName === 'rbac.yaml')?.text },
     { file: 'infra/prometheus/gpu-autoscaler.rules.yml', render: () => renderPrometheusRules(shipped, { source: 'policy.yaml' }) },
     { file: 'infra/alertmanager/gpu-autoscaler.yml', render: () => renderAlertmanagerConfig(shipped, receiver) },
   ])('committed $file is what rendering the shipped policy writes', ({ file, render }) => {

@@ -5,7 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryFifoQueue } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
+import { parseWebhookPayload, webhookPayloadSchema } from '../../shared/domain/alertmanager.ts';
 import { type Intent, intentSchema } from '../../shared/domain/intent.ts';
+import { MAX_DETAILS } from '../../shared/errors.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import type { IntentQueue } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
@@ -203,6 +205,33 @@ describe('Bad input: the webhook Lambda and the local runtime answer alike', () 
 });
 
 // ---------------------------------------------------------------------------------------------
+// Answer size
+
+describe('A 400 stays small however broken the body', () => {
+  it('answers 150,000 empty alerts with the first 20 problems and the count of the rest', { timeout: 60_000 }, async () => {
+    // Prepare: 450 KB, four problems per alert
+    const text = JSON.stringify({ ...webhookPayload([]), alerts: Array.from({ length: 150_000 }, () => ({})) });
+    const lambda = lambdaWebhook();
+    const local = await localWebhook();
+
+    // Act
+    const fromLambda = await lambda(text, AUTH);
+    const fromLocal = await local.post(text, AUTH).finally(() => local.close());
+
+    // Assess
+    for (const answer of [fromLambda, fromLocal]) {
+      const answered = answer.body as { error: string; details: string[]; moreIssues: number };
+      expect(answer.status).toBe(400);
+      expect(Buffer.byteLength(JSON.stringify(answered))).toBeLessThan(4 * 1024);
+      expect(answered.details).toHaveLength(MAX_DETAILS);
+      expect(answered.details[0]).toBe('alerts.0.status: Invalid option: expected one of "firing"|"resolved"');
+      expect(answered.moreIssues).toBe(4 * 150_000 - MAX_DETAILS);
+      expect(answered.error).toBe(`not an Alertmanager v4 payload: ${answered.details[0]}`);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Fuzz
 
 /** What the policy's rules and vetoes select, read as equality matchers: the oracle's side. */
@@ -308,6 +337,30 @@ describe('Fuzz: generated bodies', () => {
   it('reads the policy as its oracle does: every matcher an equality', () => {
     // Assess
     expect(selectors.flatMap((s) => s.matchers).filter((m) => m.op !== '=')).toEqual([]);
+  });
+
+  it('validates alert by alert as one safeParse of the whole payload does: same data, same first issues, same count', () => {
+    // Prepare
+    const json = bodyArb.chain((text) => {
+      try {
+        return fc.constant<unknown>(JSON.parse(text));
+      } catch {
+        return fc.constant<unknown>(text);
+      }
+    });
+    const brief = (issues: readonly { path: readonly PropertyKey[]; message: string }[]) => issues.map((i) => ({ path: i.path, message: i.message }));
+
+    // Assess
+    fc.assert(
+      fc.property(json, fc.integer({ min: 0, max: 5 }), (value, keep) => {
+        const whole = webhookPayloadSchema.safeParse(value);
+        const byAlert = parseWebhookPayload(value, keep);
+        if (whole.success) expect(byAlert).toEqual({ success: true, data: whole.data });
+        else expect(byAlert).toEqual({ success: false, issues: expect.anything(), issueCount: whole.error.issues.length });
+        if (!whole.success && !byAlert.success) expect(brief(byAlert.issues)).toEqual(brief(whole.error.issues.slice(0, keep)));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it(`answers ${FUZZ_RUNS} bodies without a 5xx, an unexpected intent or a lost alert`, { timeout: 60_000 }, async () => {

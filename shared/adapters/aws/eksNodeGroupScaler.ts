@@ -4,9 +4,18 @@ import {
   type NodegroupScalingConfig,
   UpdateNodegroupConfigCommand,
 } from '@aws-sdk/client-eks';
+import { createHash } from 'node:crypto';
 import type { NodeGroupTarget } from '../../domain/policy.ts';
 import type { NodeGroupScaler } from '../../ports.ts';
 import { classifyAwsError } from './awsErrors.ts';
+
+/**
+ * The clientRequestToken of one scaling call, 64 hex characters (the most EKS takes): a digest
+ * of the whole intent id, which may be longer, so that no two intents whose ids share a prefix
+ * share a token; and of the size, which a redelivered intent may re-decide differently.
+ */
+export const clientRequestToken = (intentId: string, desired: number): string =>
+  createHash('sha256').update(JSON.stringify([intentId, desired])).digest('hex');
 
 /**
  * EKS managed node groups through DescribeNodegroup and UpdateNodegroupConfig. The node
@@ -38,7 +47,7 @@ export class EksNodeGroupScaler implements NodeGroupScaler {
           nodegroupName: target.nodegroup,
           scalingConfig,
           // EKS treats a repeated token as the same request: a retried call does not update twice.
-          clientRequestToken: token.slice(0, 64),
+          clientRequestToken: clientRequestToken(token, desired),
         }),
       );
     } catch (error) {

@@ -52,8 +52,9 @@ const httpFailure = (error: ApiException<unknown>, call: KubeCall): Error => {
   }
   if (error.code === 403) {
     return new PermanentScalingError(
-      `target "${call.target}": forbidden (403): Kubernetes user "${deniedUser(detail)}" may not ${call.verb} ${call.resource} in namespace "${call.namespace}"; ` +
-        `give it the Role and RoleBinding of infra/k8s/rbac.yaml in namespace "${call.namespace}"`,
+      `target "${call.target}": forbidden (403): Kubernetes user "${deniedUser(detail)}" may not ${call.verb} ${call.resource}` +
+        `${call.name === undefined ? '' : ` "${call.name}"`} in namespace "${call.namespace}"; render infra/k8s/rbac.yaml from this policy ` +
+        `(npm run render) and apply it: its Role in namespace "${call.namespace}" names each Deployment and HPA the policy scales there`,
       options,
     );
   }

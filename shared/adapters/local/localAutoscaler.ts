@@ -37,6 +37,8 @@ export interface LocalOptions {
   store: StateStore;
   /** Requests must carry `Authorization: Bearer <token>` when set. */
   token?: string;
+  /** GET /status takes this token, and only this one, when set (as in Lambda); otherwise `token`. */
+  statusToken?: string;
   simulation?: SimulationOptions;
   initialSizes?: Record<string, number>;
   /** Receives each readable line: decisions, ticks, errors. */
@@ -104,16 +106,16 @@ export class LocalAutoscaler {
   public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string): Promise<HttpResult> {
     try {
       if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
-      if (this.options.token !== undefined && !bearerMatches(headers.authorization, this.options.token)) {
-        throw new BadRequestError('missing or wrong bearer token', 401);
-      }
+      const isStatus = method === 'GET' && path === '/status';
+      const token = isStatus ? (this.options.statusToken ?? this.options.token) : this.options.token;
+      if (token !== undefined && !bearerMatches(headers.authorization, token)) throw new BadRequestError('missing or wrong bearer token', 401);
       const { policy, clock, store } = this.options;
       if (method === 'POST' && (path === '/webhook' || path === '/')) {
         const summary = await receiveAlerts(policy, parseWebhookBody(body), { queue: this.queue, clock });
         await this.drain();
         return { statusCode: 200, body: { ...summary } };
       }
-      if (method === 'GET' && path === '/status') {
+      if (isStatus) {
         return { statusCode: 200, body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot() } };
       }
       if (method === 'POST' && path === '/emergency') {

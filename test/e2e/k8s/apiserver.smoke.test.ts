@@ -22,7 +22,10 @@ const BOUND_NS = 'ml';
 // The namespaces of the shipped policy's workloads, each with its own Role and RoleBinding.
 const POLICY_NS = [BOUND_NS, 'tensafe', 'hsof'];
 const UNBOUND_NS = 'other';
+// A Deployment the policy names in `ml` only, and an HPA of the same name, created in every namespace.
 const NAME = 'worker-llm';
+// The HPA the policy names in `hsof`.
+const POLICY_HPA = { name: 'hsof-main', namespace: 'hsof' };
 
 // client-node 1.x picks the first content type a patch endpoint accepts, which is JSON Patch;
 // the scaler sends merge patches, so every patch call carries this.
@@ -42,10 +45,10 @@ const deployment = (namespace: string): V1Deployment => ({
   },
 });
 
-const hpa = (namespace: string): V2HorizontalPodAutoscaler => ({
+const hpa = (namespace: string, name = NAME): V2HorizontalPodAutoscaler => ({
   apiVersion: 'autoscaling/v2',
   kind: 'HorizontalPodAutoscaler',
-  metadata: { name: NAME, namespace },
+  metadata: { name, namespace },
   spec: {
     scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: NAME },
     minReplicas: 1,
@@ -103,6 +106,7 @@ describe('kube-apiserver with the scaler RBAC', () => {
       await admin.apps.createNamespacedDeployment({ namespace, body: deployment(namespace) });
       await admin.hpa.createNamespacedHorizontalPodAutoscaler({ namespace, body: hpa(namespace) });
     }
+    await admin.hpa.createNamespacedHorizontalPodAutoscaler({ namespace: POLICY_HPA.namespace, body: hpa(POLICY_HPA.namespace, POLICY_HPA.name) });
   });
 
   afterAll(async () => {
@@ -146,16 +150,29 @@ describe('kube-apiserver with the scaler RBAC', () => {
     expect(status).toBe(403);
   });
 
-  it('lets the scaler merge-patch the HPA minReplicas in its namespace', async () => {
+  it('lets the scaler merge-patch the minReplicas of the HPA the policy names', async () => {
     const patched = await scaler.hpa.patchNamespacedHorizontalPodAutoscaler(
-      { name: NAME, namespace: BOUND_NS, body: { spec: { minReplicas: 3 } } },
+      { ...POLICY_HPA, body: { spec: { minReplicas: 3 } } },
       mergePatch,
     );
     expect(patched.spec?.minReplicas).toBe(3);
     expect(patched.spec?.maxReplicas).toBe(8);
 
-    const stored = await admin.hpa.readNamespacedHorizontalPodAutoscaler({ name: NAME, namespace: BOUND_NS });
+    const stored = await admin.hpa.readNamespacedHorizontalPodAutoscaler(POLICY_HPA);
     expect(stored.spec?.minReplicas).toBe(3);
+  });
+
+  it('forbids the objects the policy does not name, in the namespaces it covers, but lets it list HPAs beside its Deployments', async () => {
+    // tensafe's Role names tensafe-server and tensafe-training-worker; ml's names no HPA; hsof's names hsof-main only.
+    const scaleOf = { name: NAME, namespace: 'tensafe' };
+    expect(await statusOf(scaler.apps.readNamespacedDeploymentScale(scaleOf))).toBe(403);
+    expect(await statusOf(scaler.apps.patchNamespacedDeploymentScale({ ...scaleOf, body: { spec: { replicas: 5 } } }, mergePatch))).toBe(403);
+    expect(await statusOf(scaler.hpa.patchNamespacedHorizontalPodAutoscaler({ name: NAME, namespace: BOUND_NS, body: { spec: { minReplicas: 3 } } }, mergePatch))).toBe(403);
+    expect(await statusOf(scaler.hpa.readNamespacedHorizontalPodAutoscaler({ name: NAME, namespace: 'hsof' }))).toBe(403);
+    expect(await statusOf(scaler.hpa.listNamespacedHorizontalPodAutoscaler({ namespace: BOUND_NS }))).toBe(200);
+
+    expect((await admin.apps.readNamespacedDeploymentScale(scaleOf)).spec?.replicas).toBe(2);
+    expect((await admin.hpa.readNamespacedHorizontalPodAutoscaler({ name: NAME, namespace: BOUND_NS })).spec?.minReplicas).toBe(1);
   });
 
   it('forbids the same calls in a namespace without a RoleBinding', async () => {

@@ -1,6 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ApiException,
+  AppsV1Api,
+  AuthorizationV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  loadAllYaml,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1ResourceAttributes, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
@@ -16,13 +27,16 @@ import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
 import { isWorkload, type Policy, type PolicyInput, type Target, validatePolicy } from '../../../shared/domain/policy.ts';
 import { PermanentScalingError } from '../../../shared/errors.ts';
+import { KUBERNETES_USER, renderKubernetesRbac } from '../../../shared/render/kubernetesRbac.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent, emergencyIntent, tickIntent } from '../../support/intents.ts';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
 const SHIPPED = readFileSync('policy.yaml', 'utf8');
+/** The committed file, rendered from the shipped policy: what an operator applies. */
 const RBAC = readFileSync('infra/k8s/rbac.yaml', 'utf8');
+const NAMESPACES = ['ml', 'tensafe', 'hsof', 'other'];
 
 /** The shipped policy, changed the way a user would edit policy.yaml. */
 const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
@@ -70,8 +84,32 @@ const codes = (decision: Decision | undefined): string[] => decision?.reasons.ma
 
 describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases', () => {
   let kube: KubeApiServer | undefined;
-  let admin: { core: CoreV1Api; apps: AppsV1Api; autoscaling: AutoscalingV2Api };
+  let admin: { core: CoreV1Api; apps: AppsV1Api; autoscaling: AutoscalingV2Api; objects: KubernetesObjectApi };
   let asScaler: ClusterAccess;
+  let scalerAuthorization: AuthorizationV1Api;
+
+  /**
+   * Replaces the scaler's Roles and RoleBindings with those of `text`, as `kubectl apply` of a
+   * freshly rendered file would, and waits until the authorizer, which learns of RBAC changes
+   * through a watch, answers `check` as expected.
+   */
+  const applyRbac = async (text: string, check: { attributes: V1ResourceAttributes; allowed: boolean }): Promise<void> => {
+    for (const namespace of NAMESPACES) {
+      for (const kind of ['RoleBinding', 'Role']) {
+        await admin.objects.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: { name: KUBERNETES_USER, namespace } }).catch((error: unknown) => {
+          if (!(error instanceof ApiException && error.code === 404)) throw error;
+        });
+      }
+    }
+    const rbac: KubernetesObject[] = loadAllYaml(text);
+    for (const doc of rbac) await admin.objects.create(doc);
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const review = await scalerAuthorization.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: check.attributes } } });
+      if ((review.status?.allowed ?? false) === check.allowed) return;
+      await sleep(50);
+    }
+    throw new Error(`RBAC never answered ${JSON.stringify(check)}`);
+  };
 
   /** The Deployment's own spec.replicas, read as admin: what the cluster would run. */
   const replicasOf = async (namespace: string, name: string): Promise<number | undefined> =>
@@ -126,13 +164,18 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
   beforeAll(async () => {
     kube = await startKubeApiServer();
     const kc = kube.kubeConfig(kube.adminToken);
-    admin = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), autoscaling: kc.makeApiClient(AutoscalingV2Api) };
+    admin = {
+      core: kc.makeApiClient(CoreV1Api),
+      apps: kc.makeApiClient(AppsV1Api),
+      autoscaling: kc.makeApiClient(AutoscalingV2Api),
+      objects: KubernetesObjectApi.makeApiClient(kc),
+    };
     asScaler = kubeconfigAccess(kube.kubeConfig(kube.scalerToken));
+    scalerAuthorization = kube.kubeConfig(kube.scalerToken).makeApiClient(AuthorizationV1Api);
 
-    for (const name of ['ml', 'tensafe', 'hsof', 'other']) await admin.core.createNamespace({ body: { metadata: { name } } });
-    const objects = KubernetesObjectApi.makeApiClient(kc);
+    for (const name of NAMESPACES) await admin.core.createNamespace({ body: { metadata: { name } } });
     const rbac: KubernetesObject[] = loadAllYaml(RBAC);
-    for (const doc of rbac) await objects.create(doc);
+    for (const doc of rbac) await admin.objects.create(doc);
 
     for (const target of workloads) {
       // An `hpa` target names the HPA; here it scales a Deployment of the same name.
@@ -144,8 +187,10 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
         });
       }
     }
-    // Outside the shipped policy: a namespace the RBAC does not cover, and a Deployment an HPA owns.
+    // Outside the shipped policy: a namespace the RBAC does not cover, a Deployment beside the
+    // policy's in one it does, and a Deployment an HPA owns.
     await admin.apps.createNamespacedDeployment({ namespace: 'other', body: deployment('other', 'app', 2) });
+    await admin.apps.createNamespacedDeployment({ namespace: 'ml', body: deployment('ml', 'unlisted', 1) });
     await admin.apps.createNamespacedDeployment({ namespace: 'ml', body: deployment('ml', 'batch', 1) });
     await admin.autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace: 'ml', body: hpa('ml', 'batch-hpa', 'batch', 1, 4) });
   });
@@ -355,44 +400,89 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     expect(await replicasOf('ml', 'app')).toBe(5);
   });
 
-  it.each([
-    {
-      case: 'a namespace the RBAC does not cover',
-      target: { id: 'other-app', kind: 'deployment' as const, namespace: 'other', name: 'app', min: 1, max: 4 },
-      message: 'target "other-app": forbidden (403): Kubernetes user "gpu-autoscaler" may not get deployments/scale in namespace "other"; give it the Role and RoleBinding of infra/k8s/rbac.yaml in namespace "other"',
-    },
-    {
-      case: 'a Deployment that does not exist',
-      target: { id: 'ghost', kind: 'deployment' as const, namespace: 'ml', name: 'ghost', min: 1, max: 4 },
-      message: 'target "ghost": Deployment ml/ghost not found (404)',
-    },
-    {
-      case: 'an HPA that does not exist',
-      target: { id: 'ghost-hpa', kind: 'hpa' as const, namespace: 'hsof', name: 'ghost', min: 1, max: 4 },
-      message: 'target "ghost-hpa": HorizontalPodAutoscaler hsof/ghost not found (404)',
-    },
-    {
-      case: 'a Deployment an HPA scales, declared as a deployment target',
-      target: { id: 'batch', kind: 'deployment' as const, namespace: 'ml', name: 'batch', min: 1, max: 4 },
-      message:
-        'target "batch": Deployment ml/batch is scaled by HorizontalPodAutoscaler ml/batch-hpa, which would undo every change to its replicas; ' +
-        "declare the target as kind: hpa with name: batch-hpa, so the scaler moves the HPA's minReplicas instead",
-    },
-  ])('refuses $case with a clear error and changes nothing', async ({ target, message }) => {
-    // Prepare
+  it('refuses to scale a Deployment the policy does not name, in a namespace whose Role it has (403)', async () => {
+    // Prepare: the same namespace as app, which the scaler may scale
+    const { apps } = await asScaler.clients('tensafe-prod');
+    const scale = (name: string) => apps.patchNamespacedDeploymentScale({ name, namespace: 'ml', body: { spec: { replicas: 3 } } }, mergePatch);
+    const statusOf = (call: Promise<unknown>) =>
+      call.then(
+        () => 200,
+        (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error)),
+      );
+    // A policy that names the Deployment, run against the RBAC rendered from the shipped one
+    const target = { id: 'unlisted', kind: 'deployment' as const, namespace: 'ml', name: 'unlisted', min: 1, max: 4 };
     const policy = policyWith((document) => {
       document.targets.push(target);
     });
     const w = worker(policy, '2026-11-23T10:00:00-05:00');
 
     // Act
+    const statuses = { named: await statusOf(scale('app')), unnamed: await statusOf(scale('unlisted')) };
     const applied = applyIntent(policy, tickIntent(target.id, w.clock.now()), w.deps);
 
     // Assess
-    await expect(applied).rejects.toThrow(PermanentScalingError);
-    await expect(applied).rejects.toThrow(message);
-    expect(await w.store.get(target.id)).toBeUndefined();
-    expect(await replicasOf('other', 'app')).toBe(2);
-    expect(await replicasOf('ml', 'batch')).toBe(1);
+    expect(statuses).toEqual({ named: 200, unnamed: 403 });
+    await expect(applied).rejects.toThrow(
+      'target "unlisted": forbidden (403): Kubernetes user "gpu-autoscaler" may not get deployments/scale "unlisted" in namespace "ml"; ' +
+        'render infra/k8s/rbac.yaml from this policy (npm run render) and apply it',
+    );
+    expect(await replicasOf('ml', 'unlisted')).toBe(1);
+  });
+
+  it.each([
+    {
+      case: 'a namespace the RBAC does not cover',
+      rbac: 'committed' as const,
+      target: { id: 'other-app', kind: 'deployment' as const, namespace: 'other', name: 'app', min: 1, max: 4 },
+      message:
+        'target "other-app": forbidden (403): Kubernetes user "gpu-autoscaler" may not get deployments/scale "app" in namespace "other"; ' +
+        'render infra/k8s/rbac.yaml from this policy (npm run render) and apply it: its Role in namespace "other" names each Deployment and HPA the policy scales there',
+    },
+    {
+      case: 'a Deployment that does not exist',
+      rbac: 'rendered' as const,
+      target: { id: 'ghost', kind: 'deployment' as const, namespace: 'ml', name: 'ghost', min: 1, max: 4 },
+      message: 'target "ghost": Deployment ml/ghost not found (404)',
+    },
+    {
+      case: 'an HPA that does not exist',
+      rbac: 'rendered' as const,
+      target: { id: 'ghost-hpa', kind: 'hpa' as const, namespace: 'hsof', name: 'ghost', min: 1, max: 4 },
+      message: 'target "ghost-hpa": HorizontalPodAutoscaler hsof/ghost not found (404)',
+    },
+    {
+      case: 'a Deployment an HPA scales, declared as a deployment target',
+      rbac: 'rendered' as const,
+      target: { id: 'batch', kind: 'deployment' as const, namespace: 'ml', name: 'batch', min: 1, max: 4 },
+      message:
+        'target "batch": Deployment ml/batch is scaled by HorizontalPodAutoscaler ml/batch-hpa, which would undo every change to its replicas; ' +
+        "declare the target as kind: hpa with name: batch-hpa, so the scaler moves the HPA's minReplicas instead",
+    },
+  ])('refuses $case with a clear error and changes nothing (RBAC $rbac)', async ({ rbac, target, message }) => {
+    // Prepare: past RBAC, with the Role rendered from this policy, which names the target
+    const policy = policyWith((document) => {
+      document.targets.push(target);
+    });
+    const w = worker(policy, '2026-11-23T10:00:00-05:00');
+    const reach: V1ResourceAttributes =
+      target.kind === 'hpa'
+        ? { namespace: target.namespace, group: 'autoscaling', resource: 'horizontalpodautoscalers', name: target.name, verb: 'get' }
+        : { namespace: target.namespace, group: 'apps', resource: 'deployments', subresource: 'scale', name: target.name, verb: 'get' };
+    const [rendered] = renderKubernetesRbac(policy, { source: 'test policy' });
+    if (rbac === 'rendered') await applyRbac(rendered?.text ?? '', { attributes: reach, allowed: true });
+
+    try {
+      // Act
+      const applied = applyIntent(policy, tickIntent(target.id, w.clock.now()), w.deps);
+
+      // Assess
+      await expect(applied).rejects.toThrow(PermanentScalingError);
+      await expect(applied).rejects.toThrow(message);
+      expect(await w.store.get(target.id)).toBeUndefined();
+      expect(await replicasOf('other', 'app')).toBe(2);
+      expect(await replicasOf('ml', 'batch')).toBe(1);
+    } finally {
+      if (rbac === 'rendered') await applyRbac(RBAC, { attributes: reach, allowed: false });
+    }
   });
 });

@@ -26,10 +26,12 @@ type Handlers = {
 let modules: Handlers | undefined;
 
 export const TOKEN = 'test-token-0123456789';
+/** Status's own read-only token. */
+export const STATUS_TOKEN = 'test-status-token-9876543210';
 
 /**
  * One isolated deployment of the service on the emulator: its own queue, node group, state
- * prefix and token, with the real handlers wired to real SDK clients and a manual clock.
+ * prefix and tokens, with the real handlers wired to real SDK clients and a manual clock.
  */
 export const deploy = async (
   start: string,
@@ -41,10 +43,12 @@ export const deploy = async (
   const run = uniqueName('it');
   const prefix = `/gpu-autoscaler/${run}`;
   const tokenName = `${prefix}/webhook-token`;
+  const statusTokenName = `${prefix}/status-token`;
   const cluster = `tensafe-${run}`;
   const { queueUrl, dlqUrl } = await createQueues(clients.sqs, run);
   await createNodegroup(clients.eks, cluster, 'gpu-workers', nodegroupSize);
   await putToken(clients.ssm, tokenName, TOKEN);
+  await putToken(clients.ssm, statusTokenName, STATUS_TOKEN);
   const shipped = loadPolicyFile('policy.yaml');
   const policy = adjust({ ...shipped, targets: shipped.targets.map((t) => (t.kind === 'eks-nodegroup' ? { ...t, cluster } : t)) });
   const clock = new ManualClock(start);
@@ -97,7 +101,7 @@ export const deploy = async (
     },
     workloads: cluster_,
     status: async (headers: Record<string, string>) =>
-      (await handlers.status.buildHandler({ policy, store: ssmStore, clock, token: ssmToken(tokenName) })(
+      (await handlers.status.buildHandler({ policy, store: ssmStore, clock, token: ssmToken(statusTokenName) })(
         functionUrlEvent(undefined, headers, 'GET'),
         lambdaContext('status'),
       )) as APIGatewayProxyStructuredResultV2,
@@ -111,6 +115,7 @@ const loadHandlers = async (): Promise<Handlers> => {
     STATE_PREFIX: '/gpu-autoscaler/import',
     QUEUE_URL: 'http://127.0.0.1:9/queue/import.fifo',
     TOKEN_PARAMETER: '/gpu-autoscaler/import/webhook-token',
+    STATUS_TOKEN_PARAMETER: '/gpu-autoscaler/import/status-token',
     POWERTOOLS_LOG_LEVEL: 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
