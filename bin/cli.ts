@@ -64,8 +64,12 @@ const start = async (args: string[]): Promise<void> => {
     process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${USAGE}`);
     process.exit(2);
   }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    process.stderr.write(`--port must be a port number (0 picks a free one), got "${values.port}"\n${USAGE}`);
+    process.exit(2);
+  }
   const stateDir = values['state-dir'];
-  if (!values['keep-state']) await rm(stateDir, { recursive: true, force: true });
   const clock = demoClock(startAt, speed);
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const autoscaler = new LocalAutoscaler({
@@ -75,7 +79,16 @@ const start = async (args: string[]): Promise<void> => {
     ...(values.token ? { token: values.token } : {}),
     print,
   });
-  const url = await autoscaler.listen(Number(values.port));
+  // The port first: an npm start that cannot run must not touch the state folder.
+  const url = await autoscaler.listen(port).catch((error: NodeJS.ErrnoException) => {
+    process.stderr.write(
+      error.code === 'EADDRINUSE'
+        ? `port ${port} is in use (another npm start?); choose another with --port\n`
+        : `cannot listen on 127.0.0.1:${port}: ${error.message}\n`,
+    );
+    return process.exit(1);
+  });
+  if (!values['keep-state']) await rm(stateDir, { recursive: true, force: true });
   print(`gpu-autoscaler (local mode): ${summarize(policy)}`);
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);

@@ -142,10 +142,17 @@ export class LocalAutoscaler {
     }
   }
 
+  /** Serves the HTTP API; rejects when the port cannot be bound (EADDRINUSE, EACCES). */
   public async listen(port: number, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => void this.#serve(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     this.#server = server;
-    await new Promise<void>((resolve) => server.listen(port, host, resolve));
     const address = server.address() as AddressInfo;
     return `http://${host}:${address.port}`;
   }
