@@ -1,9 +1,10 @@
 #!/usr/bin/env -S npx tsx
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FileStateStore } from '../shared/adapters/local/fileStateStore.ts';
 import { LocalAutoscaler } from '../shared/adapters/local/localAutoscaler.ts';
+import { claimStateFolder, StateFolderError } from '../shared/adapters/local/stateFolder.ts';
 import type { Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
 import type { Clock } from '../shared/ports.ts';
@@ -15,6 +16,8 @@ const USAGE = `Usage:
                        [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
       --speed 60 makes one simulated minute pass every real second (demo clock).
+      --state-dir keeps the targets' state; each start clears its .json files unless --keep-state. It must
+      be new, empty or npm start's own, and not in use by another npm start.
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
   gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
@@ -88,7 +91,13 @@ const start = async (args: string[]): Promise<void> => {
     );
     return process.exit(1);
   });
-  if (!values['keep-state']) await rm(stateDir, { recursive: true, force: true });
+  try {
+    process.on('exit', claimStateFolder(stateDir, { keep: values['keep-state'], targets: policy.targets.map((t) => t.id) }));
+  } catch (error) {
+    if (!(error instanceof StateFolderError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
   print(`gpu-autoscaler (local mode): ${summarize(policy)}`);
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
