@@ -104,32 +104,13 @@ const start = async (args: string[]): Promise<void> => {
   print(`  status    curl -s ${url}/status`);
   print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
 
-  const cluster = () =>
-    Object.entries(autoscaler.cluster.snapshot())
-      .map(([id, s]) => `${id} ${s.ready}/${s.desired}${s.pending ? ` (+${s.pending} pending)` : ''}`)
-      .join(', ');
-  let ticks = 0;
-  let last = '';
-  const runTick = async () => {
-    const summary = await autoscaler.tick();
-    ticks += 1;
-    const now = cluster();
-    if (now !== last) print(`${clock.now().toISOString()} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${now}`);
-    last = now;
-    if (values.ticks !== undefined && ticks >= Number(values.ticks)) {
-      clearInterval(timer);
-      await autoscaler.close();
-    }
-  };
-  const timer = setInterval(() => void runTick(), Math.max(50, 60_000 / speed));
-  await runTick();
   const stop = async () => {
-    clearInterval(timer);
     await autoscaler.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  await autoscaler.tickEvery(Math.max(50, 60_000 / speed), values.ticks === undefined ? Infinity : Number(values.ticks));
 };
 
 const validate = (args: string[]): void => {

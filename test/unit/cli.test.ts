@@ -121,4 +121,18 @@ describe('Command: start', () => {
     // Assess
     expect(result).toEqual({ code: 1, stdout: '', stderr: `port ${port} is in use (another npm start?); choose another with --port\n` });
   }, 90_000);
+
+  it('goes on ticking when a tick fails, and prints why', async () => {
+    // Prepare: a state document that cannot be read, kept from an earlier run
+    const dir = stateDir();
+    await cli(['start', '--port', '0', '--ticks', '1', '--token', 't', '--state-dir', dir]);
+    writeFileSync(join(dir, 'app.json'), '{"version":');
+
+    // Act
+    const { code, stdout } = await cli(['start', '--port', '0', '--speed', '600', '--ticks', '3', '--keep-state', '--token', 't', '--state-dir', dir]);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(stdout.match(/ tick failed, the next one runs as usual: SyntaxError: /g)).toHaveLength(3);
+  }, 90_000);
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
@@ -180,6 +180,51 @@ describe('Class: LocalAutoscaler', () => {
     expect(lines.filter((l) => l.includes('is not an intent'))).toHaveLength(5);
     expect(lines).toContainEqual(expect.stringMatching(/ app intent stray-1 moved to the dead-letter queue after 5 receives$/));
     expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [{ target: 'app', intent: 'stray-1', receives: 5 }] } });
+  });
+
+  it('goes on ticking on its timer after a tick that fails', async () => {
+    // Prepare: the state store fails once; the timer is the test's
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const inner = new MemoryStateStore();
+    let failures = 1;
+    const store: StateStore = {
+      get: (id) => inner.get(id),
+      getMany: (ids) => inner.getMany(ids),
+      list: async () => {
+        if (failures-- > 0) throw new Error('EIO: i/o error, scandir .local-state');
+        return inner.list();
+      },
+      put: (state) => inner.put(state),
+    };
+    await autoscaler.close();
+    let ticked: () => void = () => undefined;
+    autoscaler = new LocalAutoscaler({
+      policy,
+      clock,
+      store,
+      print: (l) => {
+        lines.push(l);
+        if (l.includes(' tick: ')) ticked();
+      },
+    });
+
+    try {
+      // Act: the first tick, then the timer's next one
+      await autoscaler.tickEvery(60_000);
+      const next = new Promise<void>((resolve) => {
+        ticked = resolve;
+      });
+      clock.advance(60);
+      vi.advanceTimersByTime(60_000);
+      await next;
+    } finally {
+      vi.useRealTimers();
+    }
+
+    // Assess
+    expect(lines[0]).toBe('2026-11-23T15:00:00.000Z tick failed, the next one runs as usual: Error: EIO: i/o error, scandir .local-state');
+    expect(lines.at(-1)).toMatch(/^2026-11-23T15:01:00.000Z tick: 7 evaluated, 7 queued \| app 2\/5, /);
+    expect(autoscaler.cluster.snapshot().app?.desired).toBe(5);
   });
 
   it.each([

@@ -56,6 +56,7 @@ export class LocalAutoscaler {
   readonly #worker: ScalingWorker;
   #server?: Server;
   #draining?: Promise<void>;
+  #ticker?: NodeJS.Timeout;
 
   public constructor(private readonly options: LocalOptions) {
     const { policy, clock, store, print } = options;
@@ -157,6 +158,33 @@ export class LocalAutoscaler {
     return `http://${host}:${address.port}`;
   }
 
+  /**
+   * `npm start`'s tick: one now, then one every `everyMs` until `close()`, which the last of
+   * `ticks` calls. A tick prints the cluster when it changed; a tick that fails is printed and
+   * the next one runs, so the process outlives a bad minute.
+   */
+  public async tickEvery(everyMs: number, ticks = Infinity): Promise<void> {
+    const { clock, print } = this.options;
+    let count = 0;
+    let last = '';
+    const run = async () => {
+      const final = ++count >= ticks;
+      try {
+        const summary = await this.tick();
+        const sizes = Object.entries(this.cluster.snapshot())
+          .map(([id, s]) => `${id} ${s.ready}/${s.desired}${s.pending ? ` (+${s.pending} pending)` : ''}`)
+          .join(', ');
+        if (sizes !== last) print(`${clock.now().toISOString()} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${sizes}`);
+        last = sizes;
+      } catch (error) {
+        print(`${clock.now().toISOString()} tick failed, the next one runs as usual: ${String(error)}`);
+      }
+      if (final) await this.close();
+    };
+    this.#ticker = setInterval(() => void run(), everyMs);
+    await run();
+  }
+
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -175,6 +203,7 @@ export class LocalAutoscaler {
   }
 
   public async close(): Promise<void> {
+    clearInterval(this.#ticker);
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     await this.drain();
