@@ -16,6 +16,8 @@ const USAGE = `Usage:
                        [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
       --speed 60 makes one simulated minute pass every real second (demo clock).
+      --token T requires "Authorization: Bearer T" on every request; without it, anyone who can reach
+      127.0.0.1:<port> can scale and pause the targets.
       --state-dir keeps the targets' state; each start clears its .json files unless --keep-state. It must
       be new, empty or npm start's own, and not in use by another npm start.
   gpu-autoscaler validate [policy.yaml]
@@ -103,6 +105,12 @@ const start = async (args: string[]): Promise<void> => {
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
   print(`  status    curl -s ${url}/status`);
   print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
+  if (!values.token) {
+    process.stderr.write(
+      `warning: no --token: every endpoint, /emergency included, answers anyone who can reach ${url} (it listens on 127.0.0.1 only: ` +
+        'any user or program on this machine, and web pages open in its browsers); start with --token T to require "Authorization: Bearer T"\n',
+    );
+  }
 
   const stop = async () => {
     await autoscaler.close();

@@ -62,12 +62,13 @@ describe('Command: start', () => {
     const dir = stateDir();
 
     // Act
-    const { stdout } = await run('npx', ['tsx', 'bin/cli.ts', 'start', '--port', '0', '--speed', '60', '--start-at', '2026-11-24T00:59:00-05:00', '--ticks', '3', '--state-dir', dir], { timeout: 60_000 });
+    const { stdout, stderr } = await run('npx', ['tsx', 'bin/cli.ts', 'start', '--port', '0', '--speed', '60', '--start-at', '2026-11-24T00:59:00-05:00', '--ticks', '3', '--state-dir', dir], { timeout: 60_000 });
 
     // Assess
     expect(stdout).toContain('gpu-autoscaler (local mode): 7 targets');
     expect(stdout).toMatch(/app 2 -> 3 \[ScheduleEntry\] normal-evening: window normal-evening began: desired 3/);
     expect(stdout).toMatch(/app 3 -> 2 \[ScheduleEntry\] off-peak: window off-peak began: desired 2/);
+    expect(stderr).toMatch(/^warning: no --token: every endpoint, \/emergency included, answers anyone who can reach http:\/\/127\.0\.0\.1:\d+ \(it listens on 127\.0\.0\.1 only/m);
   }, 90_000);
 
   it('refuses a state folder holding files it did not write, and leaves them as they were', async () => {
@@ -122,17 +123,18 @@ describe('Command: start', () => {
     expect(result).toEqual({ code: 1, stdout: '', stderr: `port ${port} is in use (another npm start?); choose another with --port\n` });
   }, 90_000);
 
-  it('goes on ticking when a tick fails, and prints why', async () => {
+  it('goes on ticking when a tick fails and prints why; with a token, no warning', async () => {
     // Prepare: a state document that cannot be read, kept from an earlier run
     const dir = stateDir();
     await cli(['start', '--port', '0', '--ticks', '1', '--token', 't', '--state-dir', dir]);
     writeFileSync(join(dir, 'app.json'), '{"version":');
 
     // Act
-    const { code, stdout } = await cli(['start', '--port', '0', '--speed', '600', '--ticks', '3', '--keep-state', '--token', 't', '--state-dir', dir]);
+    const { code, stdout, stderr } = await cli(['start', '--port', '0', '--speed', '600', '--ticks', '3', '--keep-state', '--token', 't', '--state-dir', dir]);
 
     // Assess
     expect(code).toBe(0);
     expect(stdout.match(/ tick failed, the next one runs as usual: SyntaxError: /g)).toHaveLength(3);
+    expect(stderr).toBe('');
   }, 90_000);
 });
