@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
+import { VISIBILITY_TIMEOUT_SECONDS } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
@@ -9,8 +10,6 @@ import { alert, alertIntent } from '../support/intents.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 const policy = loadPolicyFile('policy.yaml');
-/** The intent queue's visibility timeout (infra/cloudformation/queues.yml): a failed message is back after it. */
-const VISIBILITY_TIMEOUT_S = 360;
 const llmQueue = webhookPayload([{ alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' }, fingerprint: 'f00d' }]);
 
 describe('Class: LocalAutoscaler', () => {
@@ -157,7 +156,7 @@ describe('Class: LocalAutoscaler', () => {
 
     // Act: mended; the next tick after the visibility timeout drains the queue
     broken.clear();
-    clock.advance(VISIBILITY_TIMEOUT_S);
+    clock.advance(VISIBILITY_TIMEOUT_SECONDS);
     await post('/tick', '');
 
     // Assess: app's alert decided on its second receive, then the tick's intent; nothing left in the queue
@@ -172,7 +171,7 @@ describe('Class: LocalAutoscaler', () => {
 
     // Act: a tick after each visibility timeout; the sixth finds it received five times
     for (let look = 1; look <= 6; look++) {
-      clock.advance(VISIBILITY_TIMEOUT_S);
+      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
       await post('/tick', '');
     }
 

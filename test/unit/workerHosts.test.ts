@@ -1,6 +1,7 @@
 import '../support/awsClients.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
+import { VISIBILITY_TIMEOUT_SECONDS } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import { SimulatedCluster } from '../../shared/adapters/local/simulatedCluster.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
@@ -16,8 +17,6 @@ type WorkerModule = typeof import('../../functions/scaling-worker/handler.ts');
 const policy = loadPolicyFile('policy.yaml');
 // Tuesday 03:00 in New York: off-peak, every target at its minimum.
 const OFF_PEAK = '2026-11-24T03:00:00-05:00';
-/** The intent queue's visibility timeout (infra/cloudformation/queues.yml): a failed message is back after it. */
-const VISIBILITY_TIMEOUT_S = 360;
 
 let worker: WorkerModule;
 
@@ -97,7 +96,7 @@ const lambdaHost = (): Host => {
       return deliver();
     },
     again: async () => {
-      clock.advance(VISIBILITY_TIMEOUT_S);
+      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
       return deliver();
     },
   };
@@ -121,7 +120,7 @@ const localHost = (): Host => {
       return round();
     },
     again: async () => {
-      clock.advance(VISIBILITY_TIMEOUT_S);
+      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
       return round();
     },
   };

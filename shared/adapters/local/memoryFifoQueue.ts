@@ -5,14 +5,14 @@ import type { Clock, IntentQueue } from '../../ports.ts';
 
 /** SQS FIFO drops a repeated deduplication id seen within five minutes. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** How long a received message stays hidden unless deleted (VisibilityTimeout in infra/cloudformation/queues.yml). */
+export const VISIBILITY_TIMEOUT_SECONDS = 360;
+/** Receives before a message moves to the dead-letter queue (the redrive policy's maxReceiveCount). */
+const MAX_RECEIVES = 5;
+/** Records per batch handed to the worker (the event source mapping's batchSize in serverless.yml). */
+const BATCH_SIZE = 10;
 
 export interface MemoryFifoOptions {
-  /** Receives before a message moves to the dead-letter queue (the redrive policy's maxReceiveCount). */
-  maxReceives?: number;
-  /** How long a received message stays hidden unless deleted (the queue's VisibilityTimeout). */
-  visibilityTimeoutSeconds?: number;
-  /** Records per batch handed to the worker (the event source mapping's batchSize). */
-  batchSize?: number;
   onSend?: () => void;
   onDeadLetter?: (message: QueuedMessage) => void;
 }
@@ -39,30 +39,22 @@ interface Stored {
 }
 
 /**
- * An in-memory SQS FIFO queue, with the settings of infra/cloudformation/queues.yml and the
- * worker's event source mapping by default, and their semantics that matter here: messages
- * of one group (target) are delivered in order, and none while another of the group is in
- * flight; a repeated deduplication id within five minutes is dropped; a message that is not
- * deleted comes back after the visibility timeout, and moves to the dead-letter queue when
- * it would be received more than `maxReceives` times.
+ * An in-memory SQS FIFO queue, set as the deployed one and the worker's event source mapping,
+ * with their semantics that matter here: messages of one group (target) are delivered in
+ * order, and none while another of the group is in flight; a repeated deduplication id within
+ * five minutes is dropped; a message that is not deleted comes back after the visibility
+ * timeout, and moves to the dead-letter queue when it would be received a sixth time.
  */
 export class MemoryFifoQueue implements IntentQueue {
   readonly #groups = new Map<string, Stored[]>();
   readonly #seen = new Map<string, number>();
-  readonly #maxReceives: number;
-  readonly #visibilityMs: number;
-  readonly #batchSize: number;
   readonly #deadLetters: Stored[] = [];
   public sent = 0;
 
   public constructor(
     private readonly clock: Clock,
     private readonly options: MemoryFifoOptions = {},
-  ) {
-    this.#maxReceives = options.maxReceives ?? 5;
-    this.#visibilityMs = (options.visibilityTimeoutSeconds ?? 360) * 1000;
-    this.#batchSize = options.batchSize ?? 10;
-  }
+  ) {}
 
   public async send(intents: readonly Intent[]): Promise<void> {
     const now = this.clock.now().getTime();
@@ -94,8 +86,8 @@ export class MemoryFifoQueue implements IntentQueue {
     for (const [group, messages] of this.#groups) {
       if (messages.some((m) => m.hiddenUntil > now)) continue;
       for (const message of [...messages]) {
-        if (batch.length === this.#batchSize) break;
-        if (message.receives >= this.#maxReceives) {
+        if (batch.length === BATCH_SIZE) break;
+        if (message.receives >= MAX_RECEIVES) {
           messages.splice(messages.indexOf(message), 1);
           this.#deadLetters.push(message);
           this.options.onDeadLetter?.(this.#view(message, now));
@@ -103,7 +95,7 @@ export class MemoryFifoQueue implements IntentQueue {
         }
         message.receives += 1;
         message.firstReceivedAt ||= now;
-        message.hiddenUntil = now + this.#visibilityMs;
+        message.hiddenUntil = now + VISIBILITY_TIMEOUT_SECONDS * 1000;
         batch.push(this.#record(message));
       }
       if (messages.length === 0) this.#groups.delete(group);
