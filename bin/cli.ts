@@ -1,9 +1,10 @@
 #!/usr/bin/env -S npx tsx
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FileStateStore } from '../shared/adapters/local/fileStateStore.ts';
 import { LocalAutoscaler } from '../shared/adapters/local/localAutoscaler.ts';
+import { claimStateFolder, StateFolderError } from '../shared/adapters/local/stateFolder.ts';
 import type { Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile, PolicyError } from '../shared/policyFile.ts';
 import type { Clock } from '../shared/ports.ts';
@@ -16,6 +17,10 @@ const USAGE = `Usage:
                        [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
       --speed 60 makes one simulated minute pass every real second (demo clock).
+      --token T requires "Authorization: Bearer T" on every request; without it, anyone who can reach
+      127.0.0.1:<port> can scale and pause the targets.
+      --state-dir keeps the targets' state; each start clears its .json files unless --keep-state. It must
+      be new, empty or npm start's own, and not in use by another npm start.
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
   gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
@@ -68,8 +73,12 @@ const start = async (args: string[]): Promise<void> => {
     process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${USAGE}`);
     process.exit(2);
   }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    process.stderr.write(`--port must be a port number (0 picks a free one), got "${values.port}"\n${USAGE}`);
+    process.exit(2);
+  }
   const stateDir = values['state-dir'];
-  if (!values['keep-state']) await rm(stateDir, { recursive: true, force: true });
   const clock = demoClock(startAt, speed);
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const autoscaler = new LocalAutoscaler({
@@ -80,39 +89,41 @@ const start = async (args: string[]): Promise<void> => {
     ...(values['status-token'] ? { statusToken: values['status-token'] } : {}),
     print,
   });
-  const url = await autoscaler.listen(Number(values.port));
+  // The port first: an npm start that cannot run must not touch the state folder.
+  const url = await autoscaler.listen(port).catch((error: NodeJS.ErrnoException) => {
+    process.stderr.write(
+      error.code === 'EADDRINUSE'
+        ? `port ${port} is in use (another npm start?); choose another with --port\n`
+        : `cannot listen on 127.0.0.1:${port}: ${error.message}\n`,
+    );
+    return process.exit(1);
+  });
+  try {
+    process.on('exit', claimStateFolder(stateDir, { keep: values['keep-state'], targets: policy.targets.map((t) => t.id) }));
+  } catch (error) {
+    if (!(error instanceof StateFolderError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
   print(`gpu-autoscaler (local mode): ${summarize(policy)}`);
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
   print(`  status    curl -s ${url}/status`);
   print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
+  if (!values.token) {
+    process.stderr.write(
+      `warning: no --token: every endpoint, /emergency included, answers anyone who can reach ${url} (it listens on 127.0.0.1 only: ` +
+        'any user or program on this machine, and web pages open in its browsers); start with --token T to require "Authorization: Bearer T"\n',
+    );
+  }
 
-  const cluster = () =>
-    Object.entries(autoscaler.cluster.snapshot())
-      .map(([id, s]) => `${id} ${s.ready}/${s.desired}${s.pending ? ` (+${s.pending} pending)` : ''}`)
-      .join(', ');
-  let ticks = 0;
-  let last = '';
-  const runTick = async () => {
-    const summary = await autoscaler.tick();
-    ticks += 1;
-    const now = cluster();
-    if (now !== last) print(`${clock.now().toISOString()} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${now}`);
-    last = now;
-    if (values.ticks !== undefined && ticks >= Number(values.ticks)) {
-      clearInterval(timer);
-      await autoscaler.close();
-    }
-  };
-  const timer = setInterval(() => void runTick(), Math.max(50, 60_000 / speed));
-  await runTick();
   const stop = async () => {
-    clearInterval(timer);
     await autoscaler.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  await autoscaler.tickEvery(Math.max(50, 60_000 / speed), values.ticks === undefined ? Infinity : Number(values.ticks));
 };
 
 const validate = (args: string[]): void => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /** The context Lambda passes a handler; tests only need it to look real. */
 export const lambdaContext = (functionName: string): Context => ({
@@ -39,4 +39,39 @@ export const functionUrlEvent = (body: string | undefined, headers: Record<strin
   isBase64Encoded: false,
   // A Function URL leaves `body` out when the request has none.
   ...(body !== undefined && body !== '' ? { body } : {}),
+});
+
+/** A message of the intent queue as the SQS event source mapping hands it to the worker. */
+export interface SqsMessage {
+  messageId: string;
+  body: string;
+  group: string;
+  /** ApproximateReceiveCount: 1 on the first delivery. */
+  receives?: number;
+  deduplicationId?: string;
+}
+
+/** An SQS FIFO batch, as the scaling worker receives it. */
+export const sqsEvent = (messages: readonly SqsMessage[]): SQSEvent => ({
+  Records: messages.map(
+    (m): SQSRecord => ({
+      messageId: m.messageId,
+      receiptHandle: m.messageId,
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receives ?? 1),
+        SentTimestamp: '0',
+        SenderId: 'test',
+        ApproximateFirstReceiveTimestamp: '0',
+        MessageGroupId: m.group,
+        MessageDeduplicationId: m.deduplicationId ?? m.messageId,
+        SequenceNumber: '',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:queue.fifo',
+      awsRegion: 'us-east-1',
+    }),
+  ),
 });

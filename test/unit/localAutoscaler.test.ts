@@ -1,8 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
+import { VISIBILITY_TIMEOUT_SECONDS } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
+import type { Intent } from '../../shared/domain/intent.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
+import type { StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
+import { alert, alertIntent } from '../support/intents.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 const policy = loadPolicyFile('policy.yaml');
@@ -14,6 +18,7 @@ describe('Class: LocalAutoscaler', () => {
   let url: string;
   const lines: string[] = [];
 
+  const get = async (path: string) => (await (await fetch(`${url}${path}`)).json()) as Record<string, unknown>;
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${url}${path}`, {
       method: 'POST',
@@ -120,6 +125,105 @@ describe('Class: LocalAutoscaler', () => {
 
     // Assess: 6 workers; the pool grows to carry 4 + 2 + 6 GPUs on 4-GPU nodes
     expect(autoscaler.cluster.snapshot()).toMatchObject({ 'training-workers': { desired: 6 }, 'gpu-pool': { desired: 3 } });
+  });
+
+  it('answers an emergency on one target while another one keeps failing, and retries that one after the visibility timeout', async () => {
+    // Prepare: app's state cannot be read
+    const broken = new Set(['app']);
+    const inner = new MemoryStateStore();
+    const store: StateStore = {
+      get: (id) => inner.get(id),
+      getMany: async (ids) => {
+        if (ids.some((id) => broken.has(id))) throw new Error('EACCES: permission denied, open app.json');
+        return inner.getMany(ids);
+      },
+      list: () => inner.list(),
+      put: (state) => inner.put(state),
+    };
+    await autoscaler.close();
+    autoscaler = new LocalAutoscaler({ policy, clock, store, print: (l) => lines.push(l) });
+    url = await autoscaler.listen(0);
+
+    // Act
+    const alerted = await post('/webhook', webhookPayload([{ alertname: 'AppHighCPU', labels: { service: 'app' } }]));
+    const doubled = await post('/emergency', { action: 'double', target: 'api', reason: 'INC-9 latency' });
+
+    // Assess: the emergency is applied, app's message waits in flight
+    expect(alerted.status).toBe(200);
+    expect(doubled.body).toMatchObject({ outcomes: [{ target: 'api', status: 'applied', decision: { code: 'EmergencyDouble', from: 3, to: 6 } }] });
+    expect(lines).toContain('2026-11-23T15:00:00.000Z app error (failed, receive 1, back to the queue): EACCES: permission denied, open app.json');
+    expect(await get('/status')).toMatchObject({ queue: { messages: [{ target: 'app', receives: 1, inFlight: true }], deadLetters: [] } });
+
+    // Act: mended; the next tick after the visibility timeout drains the queue
+    broken.clear();
+    clock.advance(VISIBILITY_TIMEOUT_SECONDS);
+    await post('/tick', '');
+
+    // Assess: app's alert decided on its second receive, then the tick's intent; nothing left in the queue
+    expect(autoscaler.decisions.filter((d) => d.target === 'app').map((d) => d.source)).toEqual(['alert', 'tick']);
+    expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [] } });
+  });
+
+  it('moves a message that is not an intent to the dead-letter queue after five receives, and says so', async () => {
+    // Prepare: no timestamp the intent schema accepts
+    const stray: Intent = { ...alertIntent('app', [alert('AppHighCPU', ['app-high-cpu'])], clock.now(), 'stray-1'), createdAt: 'yesterday' };
+    await autoscaler.queue.send([stray]);
+
+    // Act: a tick after each visibility timeout; the sixth finds it received five times
+    for (let look = 1; look <= 6; look++) {
+      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
+      await post('/tick', '');
+    }
+
+    // Assess
+    expect(lines.filter((l) => l.includes('is not an intent'))).toHaveLength(5);
+    expect(lines).toContainEqual(expect.stringMatching(/ app intent stray-1 moved to the dead-letter queue after 5 receives$/));
+    expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [{ target: 'app', intent: 'stray-1', receives: 5 }] } });
+  });
+
+  it('goes on ticking on its timer after a tick that fails', async () => {
+    // Prepare: the state store fails once; the timer is the test's
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const inner = new MemoryStateStore();
+    let failures = 1;
+    const store: StateStore = {
+      get: (id) => inner.get(id),
+      getMany: (ids) => inner.getMany(ids),
+      list: async () => {
+        if (failures-- > 0) throw new Error('EIO: i/o error, scandir .local-state');
+        return inner.list();
+      },
+      put: (state) => inner.put(state),
+    };
+    await autoscaler.close();
+    let ticked: () => void = () => undefined;
+    autoscaler = new LocalAutoscaler({
+      policy,
+      clock,
+      store,
+      print: (l) => {
+        lines.push(l);
+        if (l.includes(' tick: ')) ticked();
+      },
+    });
+
+    try {
+      // Act: the first tick, then the timer's next one
+      await autoscaler.tickEvery(60_000);
+      const next = new Promise<void>((resolve) => {
+        ticked = resolve;
+      });
+      clock.advance(60);
+      vi.advanceTimersByTime(60_000);
+      await next;
+    } finally {
+      vi.useRealTimers();
+    }
+
+    // Assess
+    expect(lines[0]).toBe('2026-11-23T15:00:00.000Z tick failed, the next one runs as usual: Error: EIO: i/o error, scandir .local-state');
+    expect(lines.at(-1)).toMatch(/^2026-11-23T15:01:00.000Z tick: 7 evaluated, 7 queued \| app 2\/5, /);
+    expect(autoscaler.cluster.snapshot().app?.desired).toBe(5);
   });
 
   it.each([

@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { type Decision, describeDecision } from '../../domain/decision.ts';
 import type { Policy } from '../../domain/policy.ts';
-import { applyIntent, type WorkerDeps } from '../../app/applyIntent.ts';
 import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
 import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
 import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
-import { BadRequestError, RetryableScalingError } from '../../errors.ts';
+import { BadRequestError } from '../../errors.ts';
+import { type ScalingWorker, scalingWorker } from '../../hosts/scalingWorker.ts';
 import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
 import type { Clock, EventSink, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
@@ -55,46 +55,44 @@ export class LocalAutoscaler {
   public readonly cluster: SimulatedCluster;
   public readonly metrics = new MemoryMetricSource();
   public readonly decisions: Decision[] = [];
-  readonly #worker: WorkerDeps;
+  readonly #worker: ScalingWorker;
   #server?: Server;
   #draining?: Promise<void>;
+  #ticker?: NodeJS.Timeout;
 
   public constructor(private readonly options: LocalOptions) {
-    const { policy, clock, store } = options;
-    this.queue = new MemoryFifoQueue(clock, 5, () => void this.drain());
+    const { policy, clock, store, print } = options;
+    const at = () => clock.now().toISOString();
+    this.queue = new MemoryFifoQueue(clock, {
+      onSend: () => void this.drain(),
+      onDeadLetter: (message) => print(`${at()} ${message.target} intent ${message.intent} moved to the dead-letter queue after ${message.receives} receives`),
+    });
     this.cluster = new SimulatedCluster(policy, clock, options.simulation ?? DEFAULT_SIMULATION, options.initialSizes);
     const events: EventSink = {
       publish: async (decisions) => {
-        for (const d of decisions) options.print(`${clock.now().toISOString()} ${describeDecision(d)}`);
+        for (const d of decisions) print(`${at()} ${describeDecision(d)}`);
       },
     };
-    this.#worker = { store, queue: this.queue, nodeGroups: this.cluster, workloads: this.cluster, events, clock };
-  }
-
-  /** Runs the worker until the queue is empty; concurrent callers share one run. */
-  public drain(): Promise<void> {
-    this.#draining ??= this.#drainLoop().finally(() => {
-      this.#draining = undefined;
+    this.#worker = scalingWorker(policy, { store, queue: this.queue, nodeGroups: this.cluster, workloads: this.cluster, events, clock }, {
+      decided: (decision) => this.decisions.push(decision),
+      failed: (failure) =>
+        print(
+          failure.kind === 'notAnIntent'
+            ? `${at()} ${failure.group} message ${failure.messageId} is not an intent (receive ${failure.receives}): ${failure.problems.join('; ')}`
+            : `${at()} ${failure.group} error (${failure.kind}, receive ${failure.receives}, back to the queue): ${failure.error.message}`,
+        ),
     });
-    return this.#draining;
   }
 
-  async #drainLoop(): Promise<void> {
-    await Promise.resolve();
-    for (let batch = this.queue.receive(); batch.length > 0; batch = this.queue.receive()) {
-      for (const message of batch) {
-        try {
-          const decision = await applyIntent(this.options.policy, message.intent, this.#worker, { redelivered: message.receiveCount > 1 });
-          this.decisions.push(decision);
-          this.queue.ack(message);
-        } catch (error) {
-          this.queue.nack(message);
-          const retry = error instanceof RetryableScalingError ? 'will retry' : `attempt ${message.receiveCount}`;
-          this.options.print(`${this.options.clock.now().toISOString()} ${message.intent.target} error (${retry}): ${(error as Error).message}`);
-          if (!(error instanceof RetryableScalingError)) return;
-        }
-      }
-    }
+  /** Runs the worker until no message is visible; concurrent callers share one run. */
+  public drain(): Promise<void> {
+    // Deferred, so that a sender's whole batch is queued before the worker looks.
+    this.#draining ??= Promise.resolve()
+      .then(() => this.queue.drain(this.#worker))
+      .finally(() => {
+        this.#draining = undefined;
+      });
+    return this.#draining;
   }
 
   public async tick(): Promise<TickSummary> {
@@ -116,7 +114,10 @@ export class LocalAutoscaler {
         return { statusCode: 200, body: { ...summary } };
       }
       if (isStatus) {
-        return { statusCode: 200, body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot() } };
+        return {
+          statusCode: 200,
+          body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot(), queue: this.queue.snapshot() },
+        };
       }
       if (method === 'POST' && path === '/emergency') {
         const outcomes = await emergency(policy, parseEmergencyRequest(parseJson(body)), {
@@ -144,12 +145,46 @@ export class LocalAutoscaler {
     }
   }
 
+  /** Serves the HTTP API; rejects when the port cannot be bound (EADDRINUSE, EACCES). */
   public async listen(port: number, host = '127.0.0.1'): Promise<string> {
     const server = createServer((req, res) => void this.#serve(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     this.#server = server;
-    await new Promise<void>((resolve) => server.listen(port, host, resolve));
     const address = server.address() as AddressInfo;
     return `http://${host}:${address.port}`;
+  }
+
+  /**
+   * `npm start`'s tick: one now, then one every `everyMs` until `close()`, which the last of
+   * `ticks` calls. A tick prints the cluster when it changed; a tick that fails is printed and
+   * the next one runs, so the process outlives a bad minute.
+   */
+  public async tickEvery(everyMs: number, ticks = Infinity): Promise<void> {
+    const { clock, print } = this.options;
+    let count = 0;
+    let last = '';
+    const run = async () => {
+      const final = ++count >= ticks;
+      try {
+        const summary = await this.tick();
+        const sizes = Object.entries(this.cluster.snapshot())
+          .map(([id, s]) => `${id} ${s.ready}/${s.desired}${s.pending ? ` (+${s.pending} pending)` : ''}`)
+          .join(', ');
+        if (sizes !== last) print(`${clock.now().toISOString()} tick: ${summary.evaluations} evaluated, ${summary.queued.length} queued | ${sizes}`);
+        last = sizes;
+      } catch (error) {
+        print(`${clock.now().toISOString()} tick failed, the next one runs as usual: ${String(error)}`);
+      }
+      if (final) await this.close();
+    };
+    this.#ticker = setInterval(() => void run(), everyMs);
+    await run();
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -170,6 +205,7 @@ export class LocalAutoscaler {
   }
 
   public async close(): Promise<void> {
+    clearInterval(this.#ticker);
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     await this.drain();

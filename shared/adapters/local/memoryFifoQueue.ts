@@ -1,31 +1,59 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Intent } from '../../domain/intent.ts';
 import type { Clock, IntentQueue } from '../../ports.ts';
 
 /** SQS FIFO drops a repeated deduplication id seen within five minutes. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
+/** How long a received message stays hidden unless deleted (VisibilityTimeout in infra/cloudformation/queues.yml). */
+export const VISIBILITY_TIMEOUT_SECONDS = 360;
+/** Receives before a message moves to the dead-letter queue (the redrive policy's maxReceiveCount). */
+const MAX_RECEIVES = 5;
+/** Records per batch handed to the worker (the event source mapping's batchSize in serverless.yml). */
+const BATCH_SIZE = 10;
 
+export interface MemoryFifoOptions {
+  onSend?: () => void;
+  onDeadLetter?: (message: QueuedMessage) => void;
+}
+
+/** A message as status shows it: its group (target), intent id (deduplication id) and deliveries so far. */
 export interface QueuedMessage {
-  intent: Intent;
-  /** Deliveries so far, like SQS's ApproximateReceiveCount. */
-  receiveCount: number;
+  target: string;
+  intent: string;
+  receives: number;
+  /** Received and neither deleted nor back yet: the rest of its group waits. */
+  inFlight: boolean;
+}
+
+interface Stored {
+  messageId: string;
+  group: string;
+  deduplicationId: string;
+  body: string;
+  sentAt: number;
+  sequence: number;
+  receives: number;
+  firstReceivedAt: number;
+  hiddenUntil: number;
 }
 
 /**
- * An in-memory FIFO queue with SQS FIFO's semantics that matter here: messages of one
- * group (target) are delivered in order and one at a time, a repeated deduplication id
- * within five minutes is dropped, and a message that fails `maxReceives` times moves to a DLQ.
+ * An in-memory SQS FIFO queue, set as the deployed one and the worker's event source mapping,
+ * with their semantics that matter here: messages of one group (target) are delivered in
+ * order, and none while another of the group is in flight; a repeated deduplication id within
+ * five minutes is dropped; a message that is not deleted comes back after the visibility
+ * timeout, and moves to the dead-letter queue when it would be received a sixth time.
  */
 export class MemoryFifoQueue implements IntentQueue {
-  readonly #groups = new Map<string, QueuedMessage[]>();
-  readonly #inFlight = new Set<string>();
+  readonly #groups = new Map<string, Stored[]>();
   readonly #seen = new Map<string, number>();
-  public readonly deadLetters: QueuedMessage[] = [];
+  readonly #deadLetters: Stored[] = [];
   public sent = 0;
 
   public constructor(
     private readonly clock: Clock,
-    private readonly maxReceives = 5,
-    private readonly onSend: () => void = () => undefined,
+    private readonly options: MemoryFifoOptions = {},
   ) {}
 
   public async send(intents: readonly Intent[]): Promise<void> {
@@ -35,44 +63,92 @@ export class MemoryFifoQueue implements IntentQueue {
       if (this.#seen.has(intent.id)) continue;
       this.#seen.set(intent.id, now);
       const group = this.#groups.get(intent.target) ?? [];
-      group.push({ intent, receiveCount: 0 });
+      group.push({ messageId: randomUUID(), group: intent.target, deduplicationId: intent.id, body: JSON.stringify(intent), sentAt: now, sequence: this.sent + 1, receives: 0, firstReceivedAt: 0, hiddenUntil: 0 });
       this.#groups.set(intent.target, group);
       this.sent += 1;
     }
-    if (intents.length > 0) this.onSend();
+    if (intents.length > 0) this.options.onSend?.();
   }
 
-  public get depth(): number {
-    let n = 0;
-    for (const group of this.#groups.values()) n += group.length;
-    return n;
+  /** The messages in the queue, by group and in order, and those moved to the dead-letter queue. */
+  public snapshot(): { messages: QueuedMessage[]; deadLetters: QueuedMessage[] } {
+    const now = this.clock.now().getTime();
+    return {
+      messages: [...this.#groups.values()].flat().map((m) => this.#view(m, now)),
+      deadLetters: this.#deadLetters.map((m) => this.#view(m, now)),
+    };
   }
 
-  /** The head of every group that has nothing in flight. */
-  public receive(): QueuedMessage[] {
-    const batch: QueuedMessage[] = [];
+  /** A batch, as ReceiveMessage gives it: the messages of every group with none in flight, in order. */
+  #receive(): SQSRecord[] {
+    const now = this.clock.now().getTime();
+    const batch: SQSRecord[] = [];
     for (const [group, messages] of this.#groups) {
-      const head = messages[0];
-      if (!head || this.#inFlight.has(group)) continue;
-      head.receiveCount += 1;
-      this.#inFlight.add(group);
-      batch.push(head);
+      if (messages.some((m) => m.hiddenUntil > now)) continue;
+      for (const message of [...messages]) {
+        if (batch.length === BATCH_SIZE) break;
+        if (message.receives >= MAX_RECEIVES) {
+          messages.splice(messages.indexOf(message), 1);
+          this.#deadLetters.push(message);
+          this.options.onDeadLetter?.(this.#view(message, now));
+          continue;
+        }
+        message.receives += 1;
+        message.firstReceivedAt ||= now;
+        message.hiddenUntil = now + VISIBILITY_TIMEOUT_SECONDS * 1000;
+        batch.push(this.#record(message));
+      }
+      if (messages.length === 0) this.#groups.delete(group);
     }
     return batch;
   }
 
-  public ack(message: QueuedMessage): void {
-    const group = this.#groups.get(message.intent.target);
-    group?.shift();
-    if (group?.length === 0) this.#groups.delete(message.intent.target);
-    this.#inFlight.delete(message.intent.target);
+  #delete(messageId: string): void {
+    for (const [group, messages] of this.#groups) {
+      const at = messages.findIndex((m) => m.messageId === messageId);
+      if (at < 0) continue;
+      messages.splice(at, 1);
+      if (messages.length === 0) this.#groups.delete(group);
+      return;
+    }
   }
 
-  /** A failed delivery: retried later, or dead-lettered after `maxReceives`. */
-  public nack(message: QueuedMessage): void {
-    this.#inFlight.delete(message.intent.target);
-    if (message.receiveCount < this.maxReceives) return;
-    this.ack(message);
-    this.deadLetters.push(message);
+  /**
+   * Feeds the queue to a worker as Lambda's SQS event source mapping does: batch after batch,
+   * the records that succeeded deleted, those reported as failures left to come back after
+   * the visibility timeout. Returns when no message is visible.
+   */
+  public async drain(worker: (event: SQSEvent) => Promise<SQSBatchResponse>): Promise<void> {
+    for (let batch = this.#receive(); batch.length > 0; batch = this.#receive()) {
+      const { batchItemFailures } = await worker({ Records: batch });
+      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+      for (const record of batch) if (!failed.has(record.messageId)) this.#delete(record.messageId);
+    }
+  }
+
+  #view(message: Stored, now: number): QueuedMessage {
+    return { target: message.group, intent: message.deduplicationId, receives: message.receives, inFlight: message.hiddenUntil > now };
+  }
+
+  #record(message: Stored): SQSRecord {
+    return {
+      messageId: message.messageId,
+      receiptHandle: message.messageId,
+      body: message.body,
+      attributes: {
+        ApproximateReceiveCount: String(message.receives),
+        SentTimestamp: String(message.sentAt),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
+        MessageGroupId: message.group,
+        MessageDeduplicationId: message.deduplicationId,
+        SequenceNumber: String(message.sequence),
+      },
+      messageAttributes: {},
+      md5OfBody: createHash('md5').update(message.body).digest('hex'),
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:local:000000000000:intents.fifo',
+      awsRegion: 'local',
+    };
   }
 }

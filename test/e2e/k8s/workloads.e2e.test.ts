@@ -27,6 +27,7 @@ import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
 import { isWorkload, type Policy, type PolicyInput, type Target, validatePolicy } from '../../../shared/domain/policy.ts';
 import { PermanentScalingError } from '../../../shared/errors.ts';
+import { type RecordFailure, scalingWorker } from '../../../shared/hosts/scalingWorker.ts';
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../../shared/render/kubernetesRbac.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent, emergencyIntent, tickIntent } from '../../support/intents.ts';
@@ -131,13 +132,13 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     const kubernetes = new KubernetesWorkloads(policy, asScaler);
     const deps: WorkerDeps = { store, queue, nodeGroups, workloads: kubernetes, events: { publish: async () => undefined }, clock };
     const decisions: Decision[] = [];
+    const failures: RecordFailure[] = [];
+    const scaler = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: (f) => failures.push(f) });
+    /** The worker until the queue is empty; a record it could not apply fails the test. */
     const drain = async (): Promise<void> => {
-      for (let batch = queue.receive(); batch.length > 0; batch = queue.receive()) {
-        for (const message of batch) {
-          decisions.push(await applyIntent(policy, message.intent, deps, { redelivered: message.receiveCount > 1 }));
-          queue.ack(message);
-        }
-      }
+      await queue.drain(scaler);
+      const failure = failures.shift();
+      if (failure) throw failure.kind === 'notAnIntent' ? new Error(failure.problems.join('; ')) : failure.error;
     };
     return {
       clock,

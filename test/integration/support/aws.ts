@@ -14,7 +14,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { inject } from 'vitest';
 import { awsClientConfig } from '../../support/awsClients.ts';
-import { lambdaContext } from '../../support/lambda.ts';
+import { lambdaContext, sqsEvent } from '../../support/lambda.ts';
 
 /** Real SDK clients pointed at the emulator, each counting the commands it sends. */
 export const emulatorClients = () => {
@@ -97,27 +97,15 @@ export const pumpQueue = async (sqs: SQSClient, queueUrl: string, worker: Worker
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 0 }),
     );
     if (Messages.length === 0) break;
-    const event: SQSEvent = {
-      Records: Messages.map((m) => ({
+    const event = sqsEvent(
+      Messages.map((m) => ({
         messageId: m.MessageId ?? '',
-        receiptHandle: m.ReceiptHandle ?? '',
         body: m.Body ?? '',
-        attributes: {
-          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-          SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
-          SenderId: 'test',
-          ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-          MessageGroupId: m.Attributes?.MessageGroupId ?? '',
-          MessageDeduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
-          SequenceNumber: m.Attributes?.SequenceNumber ?? '',
-        },
-        messageAttributes: {},
-        md5OfBody: m.MD5OfBody ?? '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:queue.fifo',
-        awsRegion: 'us-east-1',
+        group: m.Attributes?.MessageGroupId ?? '',
+        receives: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+        deduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
       })),
-    };
+    );
     const { batchItemFailures } = await worker(event, lambdaContext('scaling-worker'));
     const failedIds = new Set(batchItemFailures.map((f) => f.itemIdentifier));
     for (const m of Messages) {
