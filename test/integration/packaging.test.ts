@@ -484,7 +484,7 @@ describe('The deployable service (serverless.yml)', () => {
 
     // Assess
     expect(run.code).not.toBe(0);
-    expect(run.stdout + run.stderr).toMatch(/invalid policy .*bad-policy\.yaml:\n\s+- timezone: /);
+    expect(run.stdout + run.stderr).toMatch(/invalid policy .*bad-policy\.yaml:\n\s+- timezone \(line \d+\): /);
   }, SLOW_MS);
 });
 

@@ -73,7 +73,8 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
   const old = tooOld(target, intent, nowMs);
   if (old) {
     const held = intent.source === 'emergency';
-    return record(bare, priorState, intent, recorded, { ...stay(recorded), held }, { leading: [old], observed: [], command: held }, priorState);
+    const seen = priorState.desired === null && observed !== undefined ? { ...priorState, desired: observed } : priorState;
+    return record(bare, priorState, intent, recorded, { ...stay(recorded), held }, { leading: [old], observed: [], command: held }, seen);
   }
 
   let state = readIntoState(target, priorState, intent, nowMs, observations);
