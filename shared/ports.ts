@@ -4,12 +4,19 @@ import type { Series } from './domain/metrics.ts';
 import type { MetricRule, NodeGroupTarget, WorkloadTarget } from './domain/policy.ts';
 import type { TargetState } from './domain/state.ts';
 
+/**
+ * State documents by target, as read. A document that cannot be read is not an error for the
+ * others: it is listed in `unreadable` with the problem, and only its own target suffers.
+ */
+export class StateRead extends Map<string, TargetState> {
+  public readonly unreadable = new Map<string, string>();
+}
+
 /** Where each target's state document lives (SSM Parameter Store, or files locally). */
 export interface StateStore {
   /** Reads bypass any cache: decisions are made on fresh state. */
-  get(target: string): Promise<TargetState | undefined>;
-  getMany(targets: readonly string[]): Promise<Map<string, TargetState>>;
-  list(): Promise<TargetState[]>;
+  getMany(targets: readonly string[]): Promise<StateRead>;
+  list(): Promise<StateRead>;
   /** Only the scaling worker calls this (one writer per target). */
   put(state: TargetState): Promise<void>;
 }

@@ -3,6 +3,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
+import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
+import { fifoGroupOf } from '../../shared/app/gpuView.ts';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { parseWebhookBody, receiveAlerts } from '../../shared/app/receiveAlerts.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
@@ -45,9 +47,11 @@ export const buildHandler = (deps: WebhookDeps) =>
 const config = readConfig();
 if (!config.TOKEN_PARAMETER) throw new Error('TOKEN_PARAMETER is not set: the webhook never runs without a bearer token');
 
+const policy = loadPolicyFile(config.POLICY_PATH);
+
 export const handler = buildHandler({
-  policy: loadPolicyFile(config.POLICY_PATH),
-  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
+  policy,
+  queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   clock: systemClock,
   token: ssmToken(config.TOKEN_PARAMETER),
 });

@@ -3,6 +3,8 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
+import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
+import { fifoGroupOf } from '../../shared/app/gpuView.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { emergency, type EmergencyDeps, parseEmergencyRequest } from '../../shared/app/emergency.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
@@ -38,9 +40,11 @@ export const buildHandler = (policy: Policy, deps: EmergencyDeps) =>
 
 const config = readConfig();
 
-export const handler = buildHandler(loadPolicyFile(config.POLICY_PATH), {
-  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
-  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
+const policy = loadPolicyFile(config.POLICY_PATH);
+
+export const handler = buildHandler(policy, {
+  queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
+  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
   clock: systemClock,
   sleep: (ms) => sleep(ms),
   timeoutMs: config.EMERGENCY_TIMEOUT_MS,

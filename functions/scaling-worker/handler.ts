@@ -8,6 +8,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { WorkerDeps } from '../../shared/app/applyIntent.ts';
+import { fifoGroupOf } from '../../shared/app/gpuView.ts';
+import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 import { EksNodeGroupScaler } from '../../shared/adapters/aws/eksNodeGroupScaler.ts';
 import { EventBridgeSink } from '../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
@@ -20,14 +22,15 @@ import { logger, metrics, recordDecision } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { type EventSink, systemClock } from '../../shared/ports.ts';
 
-/** An audit event that cannot be sent must not undo or repeat an action already taken. */
-const auditBestEffort = (sink: EventSink): EventSink => ({
+/** An audit event that cannot be sent is logged and counted; the worker keeps it in the state's outbox. */
+const auditLogged = (sink: EventSink): EventSink => ({
   publish: async (decisions) => {
     try {
       await sink.publish(decisions);
     } catch (error) {
-      logger.error('audit event not published', { error: error as Error, intentIds: decisions.map((d) => d.intentId) });
+      logger.error('audit event not published; kept in the outbox for the next delivery', { error: error as Error, intentIds: decisions.map((d) => d.intentId) });
       metrics.addMetric('scaling_audit_failures_total', MetricUnit.Count, 1);
+      throw error;
     }
   },
 });
@@ -65,10 +68,10 @@ const config = readConfig();
 const policy = loadPolicyFile(config.POLICY_PATH);
 
 export const handler = buildHandler(policy, {
-  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
-  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
-  nodeGroups: new EksNodeGroupScaler(new EKSClient({})),
+  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
+  queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
+  nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
   workloads: kubernetesWorkloads(policy, process.env),
-  events: auditBestEffort(new EventBridgeSink(new EventBridgeClient({}), config.EVENT_BUS_NAME)),
+  events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
   clock: systemClock,
 });

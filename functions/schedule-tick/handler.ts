@@ -5,6 +5,8 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
+import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
+import { fifoGroupOf } from '../../shared/app/gpuView.ts';
 import { tick, type TickSummary } from '../../shared/app/tick.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
@@ -31,6 +33,8 @@ const emitHeartbeat = (summary: TickSummary, seconds: number): void => {
   metrics.addMetric('scaling_gpu_pool_idle', MetricUnit.Count, summary.idlePools.length);
   for (const [name, value] of Object.entries(summary.gauges)) metrics.addMetric(name, MetricUnit.Count, value);
   if (summary.metricError) metrics.addMetric('scaling_metric_errors_total', MetricUnit.Count, 1);
+  // Read by the state-unreadable alarm: a target whose document cannot be read holds until overwritten.
+  metrics.addMetric('scaling_state_unreadable', MetricUnit.Count, Object.keys(summary.unreadable).length);
   for (const [target, size] of Object.entries(summary.sizes)) {
     const single = metrics.singleMetric();
     single.addDimension('target', target);
@@ -48,6 +52,9 @@ export const buildHandler = (deps: TickDeps) =>
       const summary = await tick(deps.policy, deps);
       emitHeartbeat(summary, (performance.now() - started) / 1000);
       if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
+      for (const [target, problem] of Object.entries(summary.unreadable)) {
+        logger.error('state document cannot be read; the target holds until an operator command overwrites it', { target, problem });
+      }
       for (const d of summary.foreseen) {
         logger.info('tick queued an evaluation', { ...decisionKeys(d), foreseen: `${d.verdict} ${d.from} -> ${d.to}`, reason: d.reasons[0] });
       }
@@ -56,10 +63,12 @@ export const buildHandler = (deps: TickDeps) =>
 
 const config = readConfig();
 
+const policy = loadPolicyFile(config.POLICY_PATH);
+
 export const handler = buildHandler({
-  policy: loadPolicyFile(config.POLICY_PATH),
-  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
-  queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
+  policy,
+  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
+  queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   clock: systemClock,
-  metrics: new CloudWatchMetricSource(new CloudWatchClient({})),
+  metrics: new CloudWatchMetricSource(new CloudWatchClient(AWS_CLIENT_OPTIONS)),
 });

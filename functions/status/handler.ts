@@ -13,6 +13,7 @@ import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { type Clock, type StateStore, systemClock } from '../../shared/ports.ts';
+import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 
 export interface StatusDeps {
   policy: Policy;
@@ -35,7 +36,7 @@ if (!config.STATUS_TOKEN_PARAMETER) throw new Error('STATUS_TOKEN_PARAMETER is n
 
 export const handler = buildHandler({
   policy: loadPolicyFile(config.POLICY_PATH),
-  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
+  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
   clock: systemClock,
   token: ssmToken(config.STATUS_TOKEN_PARAMETER),
 });

@@ -1,8 +1,9 @@
-import { type Decision, describeDecision } from '../domain/decision.ts';
-import { decide } from '../domain/decide/index.ts';
+import { auditRecordOf, type Decision, decisionFromAudit, describeDecision } from '../domain/decision.ts';
+import { decide, holdUnreadable } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
-import type { Policy, Target } from '../domain/policy.ts';
-import { resolvePolicy } from '../domain/resolve.ts';
+import type { Policy } from '../domain/policy.ts';
+import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
+import { STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
 import { couplingIntentId } from './intentIds.ts';
@@ -16,49 +17,89 @@ export interface WorkerDeps {
   clock: Clock;
 }
 
-const currentSize = (target: Target, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
+const currentSize = (target: ResolvedTarget, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
   target.kind === 'eks-nodegroup' ? deps.nodeGroups.current(target) : deps.workloads.current(target);
+
+const scaleTo = (target: ResolvedTarget, decision: Decision, deps: WorkerDeps): Promise<void> =>
+  target.kind === 'eks-nodegroup'
+    ? deps.nodeGroups.scaleTo(target, decision.to, decision.intentId)
+    : deps.workloads.scaleTo(target, decision.to, decision.intentId, { pin: decision.hpa === 'pin' });
+
+/** What a write would change, beyond the bookkeeping every decision does. */
+const changes = (prior: TargetState | undefined, next: TargetState): boolean => {
+  if (!prior) return true;
+  const strip = ({ generation: _g, recentIntents: _r, ...rest }: TargetState) => JSON.stringify(rest);
+  return strip(prior) !== strip(next);
+};
+
+/** The events of a decision: its own when it acted or was refused, and those an earlier crash left in the outbox. */
+const eventsOf = (decision: Decision): Decision[] => [
+  ...(decision.verdict !== 'none' ? [decision] : []),
+  ...decision.outbox.map((record) => decisionFromAudit(decision.target, record, decision.state)),
+];
+
+const followUpsOf = (decision: Decision, intent: Intent): Intent[] =>
+  decision.followUps.map((f) => ({
+    id: couplingIntentId(f.target, f.ensureAtLeast ?? -1, intent.id),
+    target: f.target,
+    createdAt: decision.at,
+    source: 'coupling' as const,
+    alerts: [],
+    ...(f.ensureAtLeast !== undefined ? { ensureAtLeast: f.ensureAtLeast } : {}),
+    // Evaluating itself again, a workload needs the readings it was decided on.
+    ...(f.target === intent.target && intent.metrics ? { metrics: intent.metrics } : {}),
+    reason: describeDecision(decision).slice(0, 160),
+  }));
 
 /**
  * The scaling worker's use case, the single writer of a target's state: read state fresh,
- * re-decide, apply the absolute size, then write the state. A GPU workload asks its pool
- * for nodes (a coupling intent) before its own pods scale.
+ * re-decide, and for an action: record it as pending, call EKS or Kubernetes with the
+ * absolute size, publish its audit event, then record it done. A redelivery compares the
+ * live size with the pending record (see decide/pending.ts), so nothing scales twice and
+ * nothing that did not happen is taken as done. A state document that cannot be read holds
+ * its own target's automatic decisions (operator commands overwrite it); others go on.
  */
-export const applyIntent = async (
-  policy: Policy,
-  intent: Intent,
-  deps: WorkerDeps,
-  options: { redelivered?: boolean } = {},
-): Promise<Decision> => {
+export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDeps): Promise<Decision> => {
   const target = resolvePolicy(policy).target(intent.target);
   if (!target) throw new Error(`intent ${intent.id} names target "${intent.target}", which the policy does not have`);
   const states = await deps.store.getMany(stateIdsFor(target));
   const observed = await currentSize(target, deps);
-  const gpu = gpuViewFor(target, states);
-  const decision = decide(
-    target,
-    states.get(target.id),
-    { intent, observed, ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
-    deps.clock.now(),
-  );
-  if (decision.verdict === 'scale') {
-    if (decision.followUps.length > 0) {
-      await deps.queue.send(
-        decision.followUps.map((f) => ({
-          id: couplingIntentId(f.target, f.ensureAtLeast, intent.id),
-          target: f.target,
-          createdAt: decision.at,
-          source: 'coupling' as const,
-          alerts: [],
-          ensureAtLeast: f.ensureAtLeast,
-          reason: describeDecision(decision).slice(0, 160),
-        })),
-      );
-    }
-    if (target.kind === 'eks-nodegroup') await deps.nodeGroups.scaleTo(target, decision.to, intent.id);
-    else await deps.workloads.scaleTo(target, decision.to, intent.id, { pin: decision.hpa === 'pin' });
+  const unreadable = states.unreadable.get(target.id);
+  if (unreadable !== undefined && !intent.command) {
+    const held = holdUnreadable(target, intent, unreadable, observed, deps.clock.now());
+    await deps.events.publish([held]);
+    return held;
   }
-  await deps.store.put(decision.state);
-  if (decision.verdict !== 'none') await deps.events.publish([decision]);
+  const gpu = gpuViewFor(target, states);
+  const prior = states.get(target.id);
+  const decision = decide(target, prior, { intent, observed, ...(gpu ? { gpu } : {}) }, deps.clock.now());
+  // A document the next read would refuse must never be written: fail here, loudly, instead.
+  const next = targetStateSchema.parse(decision.state);
+  if (decision.followUps.length > 0) await deps.queue.send(followUpsOf(decision, intent));
+  if (decision.verdict === 'scale') {
+    const pending = { to: decision.to, from: decision.from, emergency: decision.emergency, ...(decision.hpa ? { pin: decision.hpa === 'pin' } : {}), audit: auditRecordOf(decision) };
+    await deps.store.put({ ...next, pending });
+    await scaleTo(target, decision, deps);
+    await deps.store.put(await publish(decision, next, deps));
+    return decision;
+  }
+  const published = await publish(decision, next, deps);
+  if (changes(prior, published)) await deps.store.put(published);
   return decision;
+};
+
+/**
+ * Publishes a decision's audit events; those that cannot be sent stay in the state's outbox
+ * for the next delivery. An action already taken is never undone or repeated for its event.
+ */
+const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps): Promise<TargetState> => {
+  const events = eventsOf(decision);
+  if (events.length === 0) return next;
+  try {
+    await deps.events.publish(events);
+    return next;
+  } catch {
+    const unsent = [...(decision.verdict !== 'none' ? [auditRecordOf(decision)] : []), ...decision.outbox];
+    return { ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) };
+  }
 };

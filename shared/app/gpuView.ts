@@ -1,6 +1,6 @@
 import type { GpuView } from '../domain/decide/index.ts';
-import type { NodeGroupTarget } from '../domain/policy.ts';
-import type { ResolvedTarget } from '../domain/resolve.ts';
+import type { NodeGroupTarget, Policy } from '../domain/policy.ts';
+import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
 import type { TargetState } from '../domain/state.ts';
 
 /** The pool a target runs on or is, when it has GPU workloads. */
@@ -27,4 +27,13 @@ export const gpuViewFor = (target: ResolvedTarget, states: ReadonlyMap<string, T
       return { target: member, desired: state?.desired ?? member.min, ...(state?.lastDownAt ? { lastDownAt: state.lastDownAt } : {}) };
     }),
   };
+};
+
+/**
+ * The FIFO group of a target's intents: a GPU pool and every workload on it share the pool's
+ * (one writer decides GPU capacity, on fresh sizes); any other target is its own group.
+ */
+export const fifoGroupOf = (policy: Policy) => (targetId: string): string => {
+  const target = resolvePolicy(policy).target(targetId);
+  return (target && poolOf(target)?.id) ?? targetId;
 };

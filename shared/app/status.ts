@@ -28,7 +28,7 @@ export interface TargetStatus {
 /** The per-target view an operator or Grafana reads; its limits come from the decision's own functions. */
 export const status = async (policy: Policy, deps: { store: StateStore; clock: Clock }): Promise<TargetStatus[]> => {
   const now = deps.clock.now().getTime();
-  const states = new Map((await deps.store.list()).map((s) => [s.target, s]));
+  const states = await deps.store.list();
   return resolvePolicy(policy).targets.map((target) => {
     const state = states.get(target.id);
     const limits = limitsInForce(target, state, now);

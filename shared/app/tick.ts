@@ -25,6 +25,8 @@ export interface TickSummary {
   gauges: Record<string, number>;
   /** Set when CloudWatch could not be read this tick. */
   metricError?: string;
+  /** Targets whose state document cannot be read, with the problem: each holds until overwritten. */
+  unreadable: Record<string, string>;
 }
 
 /** Reads every metric rule in one go; a failure leaves each rule with the error as its signal. */
@@ -60,10 +62,10 @@ export const tick = async (
   deps: { store: StateStore; queue: IntentQueue; clock: Clock; metrics?: MetricSource },
 ): Promise<TickSummary> => {
   const now = deps.clock.now();
-  const [stored, read] = await Promise.all([deps.store.list(), readSignals(policy, deps.metrics, now)]);
-  const states = new Map(stored.map((s) => [s.target, s]));
+  const [states, read] = await Promise.all([deps.store.list(), readSignals(policy, deps.metrics, now)]);
   const summary: TickSummary = {
     at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], gauges: {},
+    unreadable: Object.fromEntries(states.unreadable),
     ...(read.error ? { metricError: read.error } : {}),
   };
   // Drift (someone else resized a target) shows only against the live size, which the worker reads.
@@ -90,7 +92,8 @@ export const tick = async (
     summary.sizes[target.id] = size;
     if (target.kind === 'eks-nodegroup' && target.gpusPerNode > 0) summary.gpuNodes += size;
     if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
-    if (preview.verdict === 'scale' || stateMoves(prior, preview.state) || reconcile) {
+    // A hold that asks another target for something (a pool for nodes) is worth a delivery too.
+    if (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state) || reconcile) {
       summary.queued.push(intent);
       summary.foreseen.push(preview);
     }

@@ -24,7 +24,8 @@ const MAX_TTL = 365 * 86_400;
  */
 const commandSchema = <Ttl extends z.ZodType<number>>(ttl: Ttl) =>
   z.discriminatedUnion('action', [
-    z.strictObject({ action: z.literal('double'), ttl: ttl.optional() }),
+    // `replicas` is the doubled size, computed when the command is received: a retry sets the same size.
+    z.strictObject({ action: z.literal('double'), replicas: z.number().int().nonnegative().optional(), ttl: ttl.optional() }),
     z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative(), ttl: ttl.optional() }),
     z.strictObject({ action: z.literal('scaleToMin'), ttl: ttl.optional() }),
     z.strictObject({ action: z.literal('pause'), ttl }),
@@ -47,8 +48,10 @@ export const intentSchema = z.strictObject({
   source: z.enum(['alert', 'tick', 'emergency', 'coupling']),
   alerts: z.array(alertObservationSchema).default([]),
   command: queuedCommandSchema.optional(),
-  /** Who asked, and why: recorded with emergency decisions. */
+  /** Why, recorded with emergency decisions. */
   reason: z.string().max(160).optional(),
+  /** Who asked: the operator's name or IAM identity, recorded in state, events and logs. */
+  actor: z.string().min(1).max(64).optional(),
   /** The tick's reading of the target's metric rules. */
   metrics: z.array(metricSignalSchema).optional(),
   /** A GPU workload asks its pool for at least this many nodes before its pods scale. */

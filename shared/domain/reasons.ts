@@ -55,6 +55,10 @@ export const REASON_CODES = [
   'AlertsTruncatedVeto',
   'PinReleased',
   'PauseTooLong',
+  'PendingActionRetried',
+  'PendingAbandoned',
+  'StateUnreadable',
+  'WaitingForNodes',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The caps keep one target's document well under the 4 KB of a Standard SSM parameter. */
-export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, message: 160 } as const;
+export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, outbox: 4, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -36,11 +36,48 @@ export const historyEntrySchema = z.strictObject({
   /** What proposed it, when a limit changed it. */
   cause: z.string().optional(),
   message: z.string().max(STATE_LIMITS.message),
+  /** Who asked, for an operator's command. */
+  by: z.string().max(64).optional(),
+});
+
+/**
+ * The audit record of a decision, kept in the state until it is published: an action's
+ * event is sent after the action, and a crash in between must not lose it (the outbox).
+ */
+export const auditRecordSchema = z.strictObject({
+  intent: z.string(),
+  generation: z.number().int().nonnegative(),
+  at: isoSchema,
+  source: z.string(),
+  from: z.number().int(),
+  to: z.number().int(),
+  verdict: z.enum(['scale', 'hold', 'none']),
+  code: z.string(),
+  cause: z.string().optional(),
+  message: z.string().max(STATE_LIMITS.message),
+  rule: z.string().optional(),
+  emergency: z.boolean(),
+  by: z.string().max(64).optional(),
+});
+
+/**
+ * An action recorded before the worker calls EKS or Kubernetes: "set `to`, from `from`, for
+ * `intent`". The next delivery compares the live size with it: there -> the action happened
+ * (finish it); not there -> it did not (the same intent acts again; another one drops it).
+ */
+export const pendingActionSchema = z.strictObject({
+  to: z.number().int().nonnegative(),
+  from: z.number().int().nonnegative(),
+  /** An emergency is never adopted away: it re-applies its size. */
+  emergency: z.boolean(),
+  pin: z.boolean().optional(),
+  audit: auditRecordSchema,
 });
 
 export const pauseSchema = z.strictObject({
   until: isoSchema,
   reason: z.string().max(STATE_LIMITS.message),
+  by: z.string().max(64).optional(),
   /** An emergency size pins an HPA (minReplicas = maxReplicas) until this pause ends. */
   pinned: z.literal(true).optional(),
 });
@@ -84,12 +121,18 @@ export const targetStateSchema = z.strictObject({
   /** Intents already decided: a redelivered message is recognised and acts no more. */
   recentIntents: z.array(z.string()).max(STATE_LIMITS.recentIntents),
   history: z.array(historyEntrySchema).max(STATE_LIMITS.history),
+  /** Set between recording an action and knowing it is done: never dropped to save room. */
+  pending: pendingActionSchema.optional(),
+  /** Audit records whose events could not be sent yet: the next delivery sends them. */
+  outbox: z.array(auditRecordSchema).max(STATE_LIMITS.outbox).optional(),
 });
 
 export type TargetState = z.infer<typeof targetStateSchema>;
 export type ActiveAlert = z.infer<typeof activeAlertSchema>;
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 export type Tombstone = z.infer<typeof tombstoneSchema>;
+export type AuditRecord = z.infer<typeof auditRecordSchema>;
+export type PendingAction = z.infer<typeof pendingActionSchema>;
 
 export const initialState = (target: string): TargetState => ({
   version: 1,
@@ -132,3 +175,17 @@ export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): Targe
 
 /** Keeps the newest `limit` items of a list that grows at its end. */
 export const keepLast = <T>(items: readonly T[], limit: number): T[] => items.slice(Math.max(0, items.length - limit));
+
+/** A stored document read back: its state, or why it cannot be used. */
+export const parseStateDocument = (text: string): { state: TargetState } | { problem: string } => {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON: ${(error as Error).message}`.slice(0, 200) };
+  }
+  const result = targetStateSchema.safeParse(json);
+  if (result.success) return { state: result.data };
+  const issue = result.error.issues[0];
+  return { problem: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`.slice(0, 200) };
+};

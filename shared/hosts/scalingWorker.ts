@@ -56,7 +56,7 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
     }
     const intent = parsed.data;
     try {
-      report.decided(await applyIntent(policy, intent, deps, { redelivered: origin.receives > 1 }));
+      report.decided(await applyIntent(policy, intent, deps));
     } catch (error) {
       report.failed({ ...origin, kind: error instanceof RetryableScalingError ? 'retryable' : 'failed', intent, error: error as Error });
       throw error;

@@ -448,6 +448,7 @@ describe('The deployable service (serverless.yml)', () => {
     // The runbook's alerts, then the failures nobody would otherwise see.
     { alarm: 'EvaluationsStalledAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_evaluations_total', missing: 'breaching' },
     { alarm: 'GpuPoolIdleAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_gpu_pool_idle', missing: 'notBreaching' },
+    { alarm: 'StateUnreadableAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_state_unreadable', missing: 'notBreaching' },
     { alarm: 'IntentDeadLetterAlarm', namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', missing: 'notBreaching' },
     { alarm: 'TickDeadLetterAlarm', namespace: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', missing: 'notBreaching' },
     { alarm: 'WorkerErrorsAlarm', namespace: 'GpuAutoscaler', metric: 'scaling_worker_errors_total', missing: 'notBreaching' },

@@ -298,17 +298,42 @@ describe('Function: decide', () => {
     expect(again).toMatchObject({ verdict: 'none', from: 3, to: 3, reasons: [{ code: 'Duplicate' }] });
   });
 
-  it('adopts an action made before a crash instead of acting again on redelivery', () => {
-    // Prepare: the node group already shows 3, but the state write after the API call was lost
+  describe('a redelivery against the pending action the worker recorded before calling EKS or Kubernetes', () => {
     const now = et('2026-11-23T10:00:00');
     const intent = alertIntent('worker-llm', [llmQueue], now);
+    const first = decideIn(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent }, now);
+    const audit = { intent: intent.id, generation: first.state.generation, at: first.at, source: 'alert', from: 2, to: 3, verdict: 'scale' as const, code: 'ScaleUp', message: 'x', emergency: false };
+    const pendingState = { ...first.state, pending: { to: 3, from: 2, emergency: false, audit } };
 
-    // Act
-    const decision = decideIn(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent, observed: 3, redelivered: true }, now);
+    it.each([
+      { case: 'the action happened (live 3): finished, no second action, its audit event sent', observed: 3, verdict: 'none', to: 3, code: 'RecoveredUnrecordedAction', outbox: 1 },
+      { case: 'the action did not happen (live 2, e.g. EKS ResourceInUse): acts again', observed: 2, verdict: 'scale', to: 3, code: 'PendingActionRetried', outbox: 0 },
+    ])('$case', ({ observed, verdict, to, code, outbox }) => {
+      // Act
+      const again = decideIn(policy, pendingState, { intent, observed }, new Date(now.getTime() + 30_000));
 
-    // Assess
-    expect(decision).toMatchObject({ verdict: 'none', to: 3, reasons: [{ code: 'RecoveredUnrecordedAction' }] });
-    expect(decision.state.desired).toBe(3);
+      // Assess
+      expect({ verdict: again.verdict, to: again.to, code: again.reasons[0]?.code, outbox: again.outbox.length }).toEqual({ verdict, to, code, outbox });
+      expect(again.state.pending).toBeUndefined();
+    });
+
+    it('another intent finds the record of one that never acted (dead-lettered): dropped, and it decides from the live size', () => {
+      // Act
+      const next = decideIn(policy, pendingState, { intent: tickIntent('worker-llm', et('2026-11-23T10:20:00')), observed: 2 }, et('2026-11-23T10:20:00'));
+
+      // Assess
+      expect(next.reasons.map((r) => r.code)).toContain('PendingAbandoned');
+      expect(next.from).toBe(2);
+    });
+
+    it('a redelivery with no pending record is no proof of anything: live 3 against a recorded 2 is drift', () => {
+      // Act
+      const again = decideIn(policy, stateOf('worker-llm', { desired: 2, window: 'peak' }), { intent, observed: 3 }, now);
+
+      // Assess
+      expect(again.reasons.map((r) => r.code)).not.toContain('RecoveredUnrecordedAction');
+      expect(again.reasons.map((r) => r.code)).toContain('DriftDetected');
+    });
   });
 
   it('follows someone else\'s change when the target adopts drift', () => {

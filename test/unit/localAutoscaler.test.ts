@@ -79,7 +79,8 @@ describe('Class: LocalAutoscaler', () => {
     expect(llm).toMatchObject({
       alerts: [{ alertname: 'LLMQueueBuildup', fingerprint: 'f00d' }],
       cooldowns: { 'llm-queue-buildup': 420 },
-      lastDecisions: [{ code: 'ScaleUp' }, { code: 'CooldownActive' }, { code: 'ScheduleEntry' }],
+      // The peak entry's pods waited for the pool's second node, then followed.
+      lastDecisions: [{ code: 'ScaleUp' }, { code: 'CooldownActive' }, { code: 'ScheduleEntry' }, { code: 'WaitingForNodes' }],
     });
   });
 
@@ -132,7 +133,6 @@ describe('Class: LocalAutoscaler', () => {
     const broken = new Set(['app']);
     const inner = new MemoryStateStore();
     const store: StateStore = {
-      get: (id) => inner.get(id),
       getMany: async (ids) => {
         if (ids.some((id) => broken.has(id))) throw new Error('EACCES: permission denied, open app.json');
         return inner.getMany(ids);
@@ -187,7 +187,6 @@ describe('Class: LocalAutoscaler', () => {
     const inner = new MemoryStateStore();
     let failures = 1;
     const store: StateStore = {
-      get: (id) => inner.get(id),
       getMany: (ids) => inner.getMany(ids),
       list: async () => {
         if (failures-- > 0) throw new Error('EIO: i/o error, scandir .local-state');

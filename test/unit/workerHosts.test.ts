@@ -36,7 +36,6 @@ const faultyStore = () => {
   const inner = new MemoryStateStore();
   const faults = new Map<string, Error>();
   const store: StateStore = {
-    get: (id) => inner.get(id),
     getMany: async (ids) => {
       for (const id of ids) {
         const fault = faults.get(id);

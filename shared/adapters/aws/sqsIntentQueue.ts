@@ -6,34 +6,47 @@ import type { IntentQueue } from '../../ports.ts';
 const BATCH = 10;
 
 /**
- * Intents on the SQS FIFO queue: MessageGroupId = target (one in flight per target, the
- * one-writer invariant), MessageDeduplicationId = intent id (a repeated intent within five
- * minutes is dropped by SQS). Resolves only when every entry is accepted.
+ * Intents on the SQS FIFO queue: MessageGroupId = the target's FIFO group (one in flight per
+ * group, the one-writer invariant; a GPU pool and its workloads share one), and
+ * MessageDeduplicationId = intent id (a repeated intent within five minutes is dropped by
+ * SQS). The batches go out together; resolves only when every entry is accepted.
  */
 export class SqsIntentQueue implements IntentQueue {
   public constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly groupOf: (target: string) => string = (target) => target,
   ) {}
 
   public async send(intents: readonly Intent[]): Promise<void> {
-    for (let i = 0; i < intents.length; i += BATCH) {
-      const batch = intents.slice(i, i + BATCH);
-      const { Failed = [] } = await this.sqs.send(
+    // Batches go out together, except that one waits for an earlier one sharing a group:
+    // SQS keeps a group's order only between calls that follow one another.
+    const last = new Map<string, Promise<void>>();
+    const sends = Array.from({ length: Math.ceil(intents.length / BATCH) }, (_, i) => {
+      const batch = intents.slice(i * BATCH, (i + 1) * BATCH);
+      const groups = [...new Set(batch.map((intent) => this.groupOf(intent.target)))];
+      const sent = Promise.all(groups.map((g) => last.get(g))).then(() => this.sendBatch(batch));
+      for (const g of groups) last.set(g, sent);
+      return sent;
+    });
+    await Promise.all(sends);
+  }
+
+  private async sendBatch(batch: readonly Intent[]): Promise<void> {
+    const { Failed = [] } = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
           Entries: batch.map((intent, n) => ({
             Id: String(n),
             MessageBody: JSON.stringify(intent),
-            MessageGroupId: intent.target,
+            MessageGroupId: this.groupOf(intent.target),
             MessageDeduplicationId: intent.id,
           })),
         }),
       );
-      if (Failed.length > 0) {
-        const first = Failed[0];
-        throw new Error(`SQS refused ${Failed.length} of ${batch.length} intent(s): ${first?.Code} ${first?.Message ?? ''}`.trim());
-      }
+    if (Failed.length > 0) {
+      const first = Failed[0];
+      throw new Error(`SQS refused ${Failed.length} of ${batch.length} intent(s): ${first?.Code} ${first?.Message ?? ''}`.trim());
     }
   }
 }

@@ -1,13 +1,7 @@
-import {
-  GetParameterCommand,
-  GetParametersByPathCommand,
-  GetParametersCommand,
-  ParameterNotFound,
-  PutParameterCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
-import { type TargetState, targetStateSchema } from '../../domain/state.ts';
-import type { StateStore } from '../../ports.ts';
+import { GetParametersByPathCommand, GetParametersCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { parseStateDocument, type TargetState } from '../../domain/state.ts';
+import { isTransientNetworkError, RetryableScalingError } from '../../errors.ts';
+import { StateRead, type StateStore } from '../../ports.ts';
 
 /** GetParameters takes at most 10 names per call. */
 const NAMES_PER_CALL = 10;
@@ -22,46 +16,30 @@ export class SsmStateStore implements StateStore {
     private readonly prefix: string,
   ) {}
 
-  public async get(target: string): Promise<TargetState | undefined> {
-    try {
-      const { Parameter } = await this.ssm.send(new GetParameterCommand({ Name: this.name(target) }));
-      return this.parse(Parameter?.Name, Parameter?.Value);
-    } catch (error) {
-      if (error instanceof ParameterNotFound) return undefined;
-      throw error;
-    }
-  }
-
-  public async getMany(targets: readonly string[]): Promise<Map<string, TargetState>> {
-    const found = new Map<string, TargetState>();
+  public async getMany(targets: readonly string[]): Promise<StateRead> {
+    const read = new StateRead();
     for (let i = 0; i < targets.length; i += NAMES_PER_CALL) {
       const names = targets.slice(i, i + NAMES_PER_CALL).map((t) => this.name(t));
-      const { Parameters = [] } = await this.ssm.send(new GetParametersCommand({ Names: names }));
-      for (const p of Parameters) {
-        const state = this.parse(p.Name, p.Value);
-        if (state) found.set(state.target, state);
-      }
+      const { Parameters = [] } = await ssmCall(() => this.ssm.send(new GetParametersCommand({ Names: names })));
+      for (const p of Parameters) this.add(read, p.Name, p.Value);
     }
-    return found;
+    return read;
   }
 
-  public async list(): Promise<TargetState[]> {
-    const states: TargetState[] = [];
+  public async list(): Promise<StateRead> {
+    const read = new StateRead();
     let NextToken: string | undefined;
     do {
-      const page = await this.ssm.send(new GetParametersByPathCommand({ Path: `${this.prefix}/targets/`, MaxResults: 10, NextToken }));
-      for (const p of page.Parameters ?? []) {
-        const state = this.parse(p.Name, p.Value);
-        if (state) states.push(state);
-      }
+      const page = await ssmCall(() => this.ssm.send(new GetParametersByPathCommand({ Path: `${this.prefix}/targets/`, MaxResults: 10, NextToken })));
+      for (const p of page.Parameters ?? []) this.add(read, p.Name, p.Value);
       NextToken = page.NextToken;
     } while (NextToken);
-    return states;
+    return read;
   }
 
   public async put(state: TargetState): Promise<void> {
-    await this.ssm.send(
-      new PutParameterCommand({ Name: this.name(state.target), Value: JSON.stringify(state), Type: 'String', Tier: 'Standard', Overwrite: true }),
+    await ssmCall(() =>
+      this.ssm.send(new PutParameterCommand({ Name: this.name(state.target), Value: JSON.stringify(state), Type: 'String', Tier: 'Standard', Overwrite: true })),
     );
   }
 
@@ -69,10 +47,24 @@ export class SsmStateStore implements StateStore {
     return `${this.prefix}/targets/${target}`;
   }
 
-  private parse(name: string | undefined, value: string | undefined): TargetState | undefined {
-    if (value === undefined) return undefined;
-    const result = targetStateSchema.safeParse(JSON.parse(value));
-    if (!result.success) throw new Error(`state parameter ${name} is not a valid state document: ${result.error.issues[0]?.message}`);
-    return result.data;
+  private add(read: StateRead, name: string | undefined, value: string | undefined): void {
+    if (name === undefined || value === undefined) return;
+    const target = name.slice(`${this.prefix}/targets/`.length);
+    const parsed = parseStateDocument(value);
+    if ('state' in parsed) read.set(target, parsed.state);
+    else read.unreadable.set(target, `${name}: ${parsed.problem}`);
   }
 }
+
+/** SSM's throttling is worth a retry soon; everything else is for the caller to judge. */
+const ssmCall = async <T>(call: () => Promise<T>): Promise<T> => {
+  try {
+    return await call();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'ThrottlingException' || name === 'TooManyUpdates' || isTransientNetworkError(error)) {
+      throw new RetryableScalingError(`SSM: ${name}: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+};

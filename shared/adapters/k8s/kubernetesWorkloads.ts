@@ -7,6 +7,7 @@ import { DeploymentScaler } from './deploymentScaler.ts';
 import { describeClusterEndpoint, EksClusterAccess } from './eksClusterAccess.ts';
 import { HpaScaler } from './hpaScaler.ts';
 import { kubeconfigAccess, loadKubeconfig } from './kubeconfigAccess.ts';
+import { AWS_CLIENT_OPTIONS } from '../aws/clientOptions.ts';
 
 /** The worker's Kubernetes side: each workload target goes to the adapter of its kind. */
 export class KubernetesWorkloads implements WorkloadScaler {
@@ -36,7 +37,7 @@ export class KubernetesWorkloads implements WorkloadScaler {
 export const clusterAccessFrom = (env: NodeJS.ProcessEnv): ClusterAccess => {
   const kubeconfig = env['KUBECONFIG'];
   if (kubeconfig) return kubeconfigAccess(loadKubeconfig(kubeconfig));
-  const eks = new EKSClient({});
+  const eks = new EKSClient(AWS_CLIENT_OPTIONS);
   return new EksClusterAccess({
     endpoint: describeClusterEndpoint(eks),
     region: () => eks.config.region(),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type Decision, describeDecision } from '../../domain/decision.ts';
 import type { Policy } from '../../domain/policy.ts';
 import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
+import { fifoGroupOf } from '../../app/gpuView.ts';
 import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
 import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
@@ -64,6 +65,7 @@ export class LocalAutoscaler {
     const { policy, clock, store, print } = options;
     const at = () => clock.now().toISOString();
     this.queue = new MemoryFifoQueue(clock, {
+      groupOf: fifoGroupOf(policy),
       onSend: () => void this.drain(),
       onDeadLetter: (message) => print(`${at()} ${message.target} intent ${message.intent} moved to the dead-letter queue after ${message.receives} receives`),
     });

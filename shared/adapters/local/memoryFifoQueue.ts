@@ -13,6 +13,8 @@ const MAX_RECEIVES = 5;
 const BATCH_SIZE = 10;
 
 export interface MemoryFifoOptions {
+  /** The FIFO group of a target: a GPU pool and its workloads share one (the deployed queue's rule). */
+  groupOf?: (target: string) => string;
   onSend?: () => void;
   onDeadLetter?: (message: QueuedMessage) => void;
 }
@@ -29,6 +31,7 @@ export interface QueuedMessage {
 interface Stored {
   messageId: string;
   group: string;
+  target: string;
   deduplicationId: string;
   body: string;
   sentAt: number;
@@ -62,9 +65,10 @@ export class MemoryFifoQueue implements IntentQueue {
     for (const intent of intents) {
       if (this.#seen.has(intent.id)) continue;
       this.#seen.set(intent.id, now);
-      const group = this.#groups.get(intent.target) ?? [];
-      group.push({ messageId: randomUUID(), group: intent.target, deduplicationId: intent.id, body: JSON.stringify(intent), sentAt: now, sequence: this.sent + 1, receives: 0, firstReceivedAt: 0, hiddenUntil: 0 });
-      this.#groups.set(intent.target, group);
+      const id = this.options.groupOf?.(intent.target) ?? intent.target;
+      const group = this.#groups.get(id) ?? [];
+      group.push({ messageId: randomUUID(), group: id, target: intent.target, deduplicationId: intent.id, body: JSON.stringify(intent), sentAt: now, sequence: this.sent + 1, receives: 0, firstReceivedAt: 0, hiddenUntil: 0 });
+      this.#groups.set(id, group);
       this.sent += 1;
     }
     if (intents.length > 0) this.options.onSend?.();
@@ -127,7 +131,7 @@ export class MemoryFifoQueue implements IntentQueue {
   }
 
   #view(message: Stored, now: number): QueuedMessage {
-    return { target: message.group, intent: message.deduplicationId, receives: message.receives, inFlight: message.hiddenUntil > now };
+    return { target: message.target, intent: message.deduplicationId, receives: message.receives, inFlight: message.hiddenUntil > now };
   }
 
   #record(message: Stored): SQSRecord {

@@ -20,8 +20,6 @@ export interface DecideInput {
   intent: Intent;
   /** The live size read from EKS or Kubernetes, when the caller has it. */
   observed?: number;
-  /** True when the queue delivers this intent again (an earlier attempt may have acted). */
-  redelivered?: boolean;
   gpu?: GpuView;
 }
 

@@ -1,8 +1,7 @@
 import type { Decision } from '../decision.ts';
 import { formatDuration } from '../duration.ts';
 import { gpuDemand, nodesFor } from '../gpu.ts';
-import type { EmergencyCommand } from '../intent.ts';
-import { PRECEDENCE } from '../precedence.ts';
+import type { EmergencyCommand, Intent } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { initialState, STATE_LIMITS, type TargetState } from '../state.ts';
@@ -11,10 +10,10 @@ import { type Candidate, type Context, type DecideInput, iso, type Proposal } fr
 import { applyLimits } from './limits.ts';
 import { observeIdle, observeWindow, readIntoState, tooOld } from './observe.ts';
 import { driftRestore, propose } from './propose.ts';
+import { settlePending } from './pending.ts';
 import { record } from './record.ts';
 
 export type { Candidate, DecideInput, GpuView, Proposal } from './context.ts';
-export { LIMIT_ORDER } from './limits.ts';
 
 const stay = (base: number): Proposal => ({ source: 'none', to: base, held: false, notes: [], fingerprints: [], followUps: [] });
 
@@ -22,8 +21,11 @@ const stay = (base: number): Proposal => ({ source: 'none', to: base, held: fals
 const emergencySize = (command: EmergencyCommand, ctx: Context): { to: number; why: Reason } | undefined => {
   const { base, target } = ctx;
   switch (command.action) {
-    case 'double':
-      return { to: Math.max(1, base * 2), why: reason('EmergencyDouble', `doubled ${base} -> ${Math.max(1, base * 2)}`) };
+    case 'double': {
+      // Computed when the command was received, so a retried command sets the same size.
+      const to = command.replicas ?? Math.max(1, base * 2);
+      return { to, why: reason('EmergencyDouble', `doubled to ${to}`) };
+    }
     case 'set':
       return { to: command.replicas, why: reason('EmergencySet', `set to ${command.replicas}`) };
     case 'scaleToMin':
@@ -59,35 +61,40 @@ const overridden = (ctx: Context): Reason[] => {
 export const decide = (target: ResolvedTarget, prior: TargetState | undefined, input: DecideInput, now: Date): Decision => {
   const { intent, observed } = input;
   if (intent.target !== target.id) throw new Error(`intent ${intent.id} is for "${intent.target}", not "${target.id}"`);
-  const priorState = prior ?? initialState(target.id);
   const nowMs = now.getTime();
-  const observations: Reason[] = [];
+  const settled = settlePending(target, prior ?? initialState(target.id), intent, observed, nowMs);
+  // Events a failed publish left behind go out with this decision, and leave the state.
+  const { outbox: unsent = [], ...priorState } = settled.state;
+  const observations: Reason[] = settled.kind === 'settled' ? [...settled.notes] : [];
+  const outbox = [...unsent, ...(settled.kind === 'retry' ? [] : settled.outbox)];
   const recorded = priorState.desired ?? observed ?? target.min;
   const bare: Context = { target, intent, state: priorState, now: nowMs, base: recorded, ...(input.gpu ? { gpu: input.gpu } : {}) };
+  const extra = { outbox, ...(intent.actor ? { actor: intent.actor } : {}) };
 
+  if (settled.kind === 'retry') {
+    const from = observed ?? recorded;
+    return record({ ...bare, base: from }, priorState, intent, from, { ...stay(from), to: settled.to, cause: settled.why }, { leading: [], observed: [], ...extra }, priorState);
+  }
+  if (settled.kind === 'done') {
+    const done = { ...priorState, desired: observed ?? recorded };
+    return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
+  }
   if (priorState.recentIntents.includes(intent.id)) {
     // Act no more: a redelivery must never scale twice.
-    const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [] }, priorState);
+    const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, priorState);
     return { ...decision, state: { ...decision.state, history: priorState.history } };
   }
   const old = tooOld(target, intent, nowMs);
   if (old) {
     const held = intent.source === 'emergency';
     const seen = priorState.desired === null && observed !== undefined ? { ...priorState, desired: observed } : priorState;
-    return record(bare, priorState, intent, recorded, { ...stay(recorded), held }, { leading: [old], observed: [], command: held }, seen);
+    return record(bare, priorState, intent, recorded, { ...stay(recorded), held }, { leading: [old], observed: [], command: held, ...extra }, seen);
   }
 
   let state = readIntoState(target, priorState, intent, nowMs, observations);
   let base = recorded;
   const leading: Reason[] = [];
   let drift: Candidate | undefined;
-  if (input.redelivered && observed !== undefined && observed !== priorState.desired) {
-    // An earlier attempt may have acted and stopped before writing the state: trust the live
-    // size over acting again. At worst the next action waits one cooldown.
-    leading.push(reason('RecoveredUnrecordedAction', `live size ${observed} differs from recorded ${priorState.desired ?? 'none'} on a redelivered intent: an earlier attempt may have acted; adopted without acting again`));
-    state = { ...state, desired: observed, lastScaleAt: iso(nowMs) };
-    return record({ ...bare, state, base: observed }, priorState, intent, observed, stay(observed), { leading, observed: observations }, state);
-  }
   if (observed !== undefined && priorState.desired !== null && observed !== priorState.desired) {
     base = observed;
     if (target.onDrift === 'adopt') {
@@ -106,14 +113,14 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
 
   const command = intent.command;
   if (command) {
-    const by = intent.reason ? `reason: ${intent.reason}` : 'by an operator';
+    const by = [intent.actor ? `by ${intent.actor}` : '', intent.reason ? `reason: ${intent.reason}` : ''].filter(Boolean).join(', ') || 'by an operator';
     if (command.action === 'pause') {
       const ttl = Math.min(command.ttl, target.defaults.maxPause);
       const capped = ttl < command.ttl ? ` (asked ${formatDuration(command.ttl)}, the policy's maxPause)` : '';
       const until = iso(nowMs + ttl * 1000);
       const pinned = state.pause?.pinned ? { pinned: true as const } : {};
-      ctx.state = { ...state, pause: { until, reason: (intent.reason ?? 'emergency pause').slice(0, STATE_LIMITS.message), ...pinned } };
-      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${formatDuration(ttl)}${capped}); ${by}`)], observed: observations, command: true }, ctx.state);
+      ctx.state = { ...state, pause: { until, reason: (intent.reason ?? 'emergency pause').slice(0, STATE_LIMITS.message), ...(intent.actor ? { by: intent.actor } : {}), ...pinned } };
+      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${formatDuration(ttl)}${capped}); ${by}`)], observed: observations, command: true, ...extra }, ctx.state);
     }
     if (command.action === 'resume') {
       const { pause: _p, ...rest } = state;
@@ -131,10 +138,10 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
       if (target.kind === 'hpa') {
         // The HPA would undo an emergency size within its range: pin it until resumed or expired.
         const until = iso(nowMs + (('ttl' in command ? command.ttl : undefined) ?? target.defaults.pinFor) * 1000);
-        ctx.state = { ...ctx.state, pause: { until, reason: `pinned at ${limited.to}: ${intent.reason ?? 'emergency'}`.slice(0, STATE_LIMITS.message), pinned: true } };
+        ctx.state = { ...ctx.state, pause: { until, reason: `pinned at ${limited.to}: ${intent.reason ?? 'emergency'}`.slice(0, STATE_LIMITS.message), ...(intent.actor ? { by: intent.actor } : {}), pinned: true } };
         hpa = 'pin';
       }
-      return record(ctx, priorState, intent, base, limited, { leading, observed: observations, command: true, ...(hpa ? { hpa } : {}) }, ctx.state);
+      return record(ctx, priorState, intent, base, limited, { leading, observed: observations, command: true, ...(hpa ? { hpa } : {}), ...extra }, ctx.state);
     }
   }
   if (!hpa && priorState.pause?.pinned && !ctx.state.pause) hpa = 'release';
@@ -144,8 +151,16 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
   const explained = target.kind === 'hpa' && proposal.to !== base
     ? { ...proposal, notes: [...proposal.notes, reason('HpaBounds', `HPA ${target.namespace}/${target.name} owns the replicas: its minReplicas becomes ${proposal.to} (maxReplicas ${target.max}) and it scales within them`)] }
     : proposal;
-  return record(ctx, priorState, intent, base, explained, { leading, observed: observations, command: intent.source === 'emergency', ...(hpa ? { hpa } : {}) }, ctx.state);
+  return record(ctx, priorState, intent, base, explained, { leading, observed: observations, command: intent.source === 'emergency', ...(hpa ? { hpa } : {}), ...extra }, ctx.state);
 };
 
-/** The table rows the README prints: kept here so the two cannot drift. */
-export const precedenceRows = () => Object.entries(PRECEDENCE).map(([source, row]) => ({ source, ...row }));
+/**
+ * The decision for an automatic intent on a target whose state document cannot be read: hold,
+ * say why, write nothing. Only an operator's command overwrites such a document.
+ */
+export const holdUnreadable = (target: ResolvedTarget, intent: Intent, problem: string, observed: number, now: Date): Decision => {
+  const state = initialState(target.id);
+  const ctx: Context = { target, intent, state, now: now.getTime(), base: observed };
+  const why = reason('StateUnreadable', `the state document cannot be read (${problem}); automatic decisions hold until an operator command overwrites it`);
+  return record(ctx, state, intent, observed, { ...stay(observed), held: true, limitedBy: why }, { leading: [], observed: [] }, state);
+};

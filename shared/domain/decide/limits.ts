@@ -90,29 +90,48 @@ const windowBounds: LimitStep = (p, ctx, up) => {
   return undefined;
 };
 
-/** A GPU workload grows only as far as its pool can carry, and asks the pool for the nodes first. */
+/**
+ * A GPU workload grows only as far as its pool can carry, and its pods wait for the nodes:
+ * it asks the pool for them, then to be evaluated again; both run after this in the pool's
+ * FIFO group. An operator's emergency scales the pods at once and asks for the nodes.
+ */
 const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
   const self = ctx.target;
   if (self.kind === 'eks-nodegroup' || !ctx.gpu) return p;
-  const { pool } = ctx.gpu;
+  const { pool, poolDesired } = ctx.gpu;
   const others = ctx.gpu.members.filter((m) => m.target.id !== self.id);
+  const limitTo = (to: number, why: Reason, extra: Partial<Proposal> = {}): Proposal => ({
+    ...p,
+    ...extra,
+    to,
+    held: to === ctx.base,
+    limitedBy: p.limitedBy ?? why,
+    notes: [...p.notes, why],
+  });
   const fit = replicasThatFit(pool, self, others);
-  let next = p;
   if (p.to > fit) {
     const to = Math.max(ctx.base, fit);
     const why = to === ctx.base
       ? reason('GpuCapacityLimit', `pool ${pool.id} at its max of ${pool.max} node(s) has no room for another replica`)
       : reason('GpuCapacityLimit', `pool ${pool.id} at its max of ${pool.max} node(s) fits ${fit} replica(s)`);
-    next = { ...p, to, held: to === ctx.base, limitedBy: p.limitedBy ?? why, notes: [...p.notes, why] };
-    if (next.held) return next;
+    const limitedToFit = limitTo(to, why);
+    if (limitedToFit.held) return limitedToFit;
+    return gpuCapacity({ ...limitedToFit, limitedBy: p.limitedBy ?? why }, ctx);
   }
-  const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: next.to }]));
-  if (nodes <= ctx.gpu.poolDesired) return next;
-  return {
-    ...next,
-    followUps: [...next.followUps, { target: pool.id, ensureAtLeast: nodes }],
-    notes: [...next.notes, reason('GpuCapacityRequested', `asked pool ${pool.id} for ${nodes} node(s) (has ${ctx.gpu.poolDesired}) before scaling pods`)],
-  };
+  const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: p.to }]));
+  if (nodes <= poolDesired) return p;
+  const ask = { target: pool.id, ensureAtLeast: nodes };
+  if (p.source === 'emergency') {
+    return {
+      ...p,
+      followUps: [...p.followUps, ask],
+      notes: [...p.notes, reason('GpuCapacityRequested', `asked pool ${pool.id} for ${nodes} node(s) (has ${poolDesired}); the pods are scaled now`)],
+    };
+  }
+  // The whole step waits, not a part of it: a part would start the cooldown that the step
+  // itself then waits for. A re-evaluation asks no more; the tick retries, level-triggered.
+  const followUps = ctx.intent.source === 'coupling' ? [] : [ask, { target: self.id }];
+  return limitTo(ctx.base, reason('WaitingForNodes', `pool ${pool.id} has ${poolDesired} node(s), ${nodes} needed for ${p.to}: the pods follow once the pool has grown`), { followUps: [...p.followUps, ...followUps] });
 };
 
 const hardBounds: LimitStep = (p, ctx) => {
@@ -132,9 +151,6 @@ const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
   ['oneStepDown', oneStepDown],
   ['windowBounds', windowBounds],
 ];
-
-/** The limits in the order they apply; `explain` walks the same list. */
-export const LIMIT_ORDER: readonly Limit[] = [...STEPS.map(([name]) => name), 'gpuCapacity', 'hardBounds'];
 
 const apply = (p: Proposal, result: Limited | undefined, ctx: Context): Proposal => {
   if (!result || result.to === p.to) return result ? { ...p, notes: [...p.notes, result.why] } : p;

@@ -1,7 +1,7 @@
 import type { Decision, Verdict } from '../decision.ts';
 import type { Intent } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
-import { compactState, keepLast, STATE_LIMITS, type TargetState } from '../state.ts';
+import { type AuditRecord, compactState, keepLast, STATE_LIMITS, type TargetState } from '../state.ts';
 import { type Context, iso, type Proposal } from './context.ts';
 
 // Recording: the decision with its cause, what limited it and every reason, and the state
@@ -35,6 +35,9 @@ export interface Recorded {
   /** Set when a command changed the state itself (pause, resume): recorded even without a size change. */
   command?: boolean;
   hpa?: 'pin' | 'release';
+  /** Audit records of actions a crash left unpublished, to publish with this decision. */
+  outbox?: AuditRecord[];
+  actor?: string;
 }
 
 export const record = (ctx: Context, prior: TargetState, intent: Intent, from: number, p: Proposal, extra: Recorded, nextState: TargetState): Decision => {
@@ -62,6 +65,7 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
               code: top.code,
               ...(p.limitedBy && p.cause && top.code !== p.cause.code ? { cause: p.cause.code } : {}),
               message: top.message.slice(0, STATE_LIMITS.message),
+              ...(extra.actor ? { by: extra.actor } : {}),
             },
           ],
           STATE_LIMITS.history,
@@ -85,7 +89,9 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
     fingerprints: [...new Set([...p.fingerprints, ...intent.alerts.map((a) => a.fingerprint)])],
     emergency: intent.source === 'emergency',
     state: compactState(state),
-    followUps: moved ? p.followUps : [],
+    followUps: p.followUps,
     ...(extra.hpa ? { hpa: extra.hpa } : {}),
+    ...(extra.actor ? { actor: extra.actor } : {}),
+    outbox: extra.outbox ?? [],
   };
 };

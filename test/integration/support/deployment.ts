@@ -55,7 +55,6 @@ export const deploy = async (
   const ssmStore = new SsmStateStore(clients.ssm, prefix);
   let failNextPut = false;
   const store: StateStore = {
-    get: (id) => ssmStore.get(id),
     getMany: (ids) => ssmStore.getMany(ids),
     list: () => ssmStore.list(),
     put: async (state) => {
