@@ -52,10 +52,11 @@ describe('AWS runtime on the emulator', () => {
       pumped = await world.pump();
     });
 
-    // Assess: one state read, one scaling call, one state write for the applied intent
+    // Assess: one state read, one scaling call, and two state writes for the applied intent: one
+    // records the action as pending before the call, one finishes it after the audit event
     expect(pumped).toEqual({ processed: 1, failed: 0 });
     expect(await world.nodegroupSize()).toBe(2);
-    expect(world.clients.calls).toMatchObject({ GetParametersCommand: 1, UpdateNodegroupConfigCommand: 1, PutParameterCommand: 1, PutEventsCommand: 1 });
+    expect(world.clients.calls).toMatchObject({ GetParametersCommand: 1, UpdateNodegroupConfigCommand: 1, PutParameterCommand: 2, PutEventsCommand: 1 });
     expect(await world.state('gpu-pool')).toMatchObject({ desired: 2, generation: 1, history: [{ from: 1, to: 2, code: 'ScaleUp' }] });
 
     // Assess: the logs follow the alert by its fingerprint and intent id, from payload to node group
@@ -111,24 +112,30 @@ describe('AWS runtime on the emulator', () => {
     // Assess
     expect(await world.nodegroupSize()).toBe(2);
     expect(world.clients.calls.UpdateNodegroupConfigCommand).toBeUndefined();
-    expect(await world.state('gpu-pool')).toMatchObject({ generation: 2, history: [{ code: 'ScaleUp' }] });
+    // The redelivery changed nothing, so nothing was written either
+    expect(world.clients.calls.PutParameterCommand).toBeUndefined();
+    expect(await world.state('gpu-pool')).toMatchObject({ generation: 1, history: [{ code: 'ScaleUp' }] });
   });
 
-  it('does not scale twice when the worker stops between the API call and the state write', async () => {
+  it.each([
+    { crash: 'before the scaling call (the pending record was not written)', at: 'pending' as const, code: 'ScaleUp' },
+    { crash: 'between the scaling call and the state write that finishes it', at: 'done' as const, code: 'RecoveredUnrecordedAction' },
+  ])('scales once when the worker stops $crash', async ({ at, code }) => {
     // Prepare
     const world = await deploy('2026-11-23T10:00:00-05:00');
-    world.failNextStateWrite();
+    world.failStateWrite(at);
     await world.post(podsPending());
     world.clients.resetCalls();
 
     // Act
     const pumped = await world.pump();
 
-    // Assess: the redelivery adopts the size the first attempt set
+    // Assess: one scaling call in all; the redelivery finishes or makes the action, never repeats it
     expect(pumped).toEqual({ processed: 1, failed: 1 });
     expect(world.clients.calls.UpdateNodegroupConfigCommand).toBe(1);
     expect(await world.nodegroupSize()).toBe(2);
-    expect(await world.state('gpu-pool')).toMatchObject({ desired: 2, history: [{ code: 'RecoveredUnrecordedAction' }] });
+    expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code });
+    expect((await world.state('gpu-pool')).pending).toBeUndefined();
   });
 
   it('returns the message when an update is already in progress, then applies it', async () => {
@@ -153,10 +160,10 @@ describe('AWS runtime on the emulator', () => {
     // Act
     const pumped = await world.pump();
 
-    // Assess
+    // Assess: the pending record says the first attempt did not act, so the redelivery acts
     expect(pumped).toEqual({ processed: 1, failed: 1 });
     expect(await world.nodegroupSize()).toBe(3);
-    expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code: 'ScaleUp', from: 2, to: 3 });
+    expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code: 'PendingActionRetried', from: 2, to: 3 });
   });
 
   it('answers 503 when the queue refuses the intents, so Alertmanager retries', async () => {

@@ -4,6 +4,7 @@ import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSE
 import { CloudWatchMetricSource } from '../../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { EksNodeGroupScaler } from '../../../shared/adapters/aws/eksNodeGroupScaler.ts';
 import { EventBridgeSink } from '../../../shared/adapters/aws/eventBridgeSink.ts';
+import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
 import { ssmToken } from '../../../shared/adapters/aws/webhookToken.ts';
@@ -53,19 +54,20 @@ export const deploy = async (
   const policy = adjust({ ...shipped, targets: shipped.targets.map((t) => (t.kind === 'eks-nodegroup' ? { ...t, cluster } : t)) });
   const clock = new ManualClock(start);
   const ssmStore = new SsmStateStore(clients.ssm, prefix);
-  let failNextPut = false;
+  // A crash at a write: the one that records an action as pending, or the one that finishes it.
+  let failWrite: 'pending' | 'done' | undefined;
   const store: StateStore = {
     getMany: (ids) => ssmStore.getMany(ids),
     list: () => ssmStore.list(),
     put: async (state) => {
-      if (failNextPut) {
-        failNextPut = false;
+      if ((failWrite === 'pending' && state.pending) || (failWrite === 'done' && !state.pending)) {
+        failWrite = undefined;
         throw new Error('the function was stopped before it wrote the state');
       }
       return ssmStore.put(state);
     },
   };
-  const queue = new SqsIntentQueue(clients.sqs, queueUrl);
+  const queue = new SqsIntentQueue(clients.sqs, queueUrl, fifoGroupOf(policy));
   const cluster_ = new SimulatedCluster(policy, clock);
   const workerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads: cluster_, events: new EventBridgeSink(clients.events, 'default'), clock };
   const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(tokenName) });
@@ -95,8 +97,8 @@ export const deploy = async (
       const { Parameter } = await clients.ssm.send(new GetParameterCommand({ Name: `${prefix}/targets/${target}` }));
       return JSON.parse(Parameter?.Value ?? '{}') as TargetState;
     },
-    failNextStateWrite: () => {
-      failNextPut = true;
+    failStateWrite: (which: 'pending' | 'done') => {
+      failWrite = which;
     },
     workloads: cluster_,
     status: async (headers: Record<string, string>) =>
