@@ -109,7 +109,7 @@ const start = async (args: string[]): Promise<void> => {
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
   print(`  status    curl -s ${url}/status`);
-  print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
+  print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1","actor":"$USER"}'`);
   if (!values.token) {
     process.stderr.write(
       `warning: no --token: every endpoint, /emergency included, answers anyone who can reach ${url} (it listens on 127.0.0.1 only: ` +

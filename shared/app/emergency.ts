@@ -1,28 +1,43 @@
 import { z } from 'zod';
-import { emergencyCommandSchema, type Intent } from '../domain/intent.ts';
+import { type EmergencyCommand, emergencyCommandSchema, type Intent } from '../domain/intent.ts';
 import { type Policy, targetById } from '../domain/policy.ts';
-import type { HistoryEntry } from '../domain/state.ts';
+import type { HistoryEntry, TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
 import { emergencyIntentId } from './intentIds.ts';
 
+/** Commands that may go to several targets at once ("scale down to minimum", "disable autoscaling"). */
+const FLEET_ACTIONS = new Set(['scaleToMin', 'pause', 'resume', 'evaluateNow']);
+
 /**
- * What an operator sends, e.g. `{"action":"double","target":"api","reason":"INC-42"}`.
- * `evaluateNow` without a target evaluates every target.
+ * What an operator sends, e.g. `{"action":"double","target":"api","reason":"INC-42","actor":"jane"}`:
+ * one `target`, a list of `targets`, or `all` (for scaleToMin, pause, resume and evaluateNow;
+ * `evaluateNow` with none evaluates every target). `actor` says who asks, and is recorded with
+ * the decision; `idempotencyKey` makes a retried command the same command (the same intent, the
+ * same answer), whatever happened to the first.
  */
 export const emergencyRequestSchema = z
   .looseObject({
     target: z.string().min(1).optional(),
+    targets: z.array(z.string().min(1)).min(1).max(100).optional(),
+    all: z.literal(true).optional(),
     reason: z.string().min(1, 'say why: the reason is kept with the decision').max(160),
+    actor: z.string().min(1, 'say who: the actor is recorded with the decision').max(64),
+    idempotencyKey: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'use 1-64 letters, digits and . _ : -').optional(),
   })
   .transform((request, ctx) => {
-    const { target, reason, ...rest } = request;
+    const { target, targets, all, reason, actor, idempotencyKey, ...rest } = request;
     const command = emergencyCommandSchema.safeParse(rest);
     if (!command.success) {
       for (const issue of command.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
       return z.NEVER;
     }
-    return { target, reason, command: command.data };
+    const named = [target, targets, all].filter((x) => x !== undefined).length;
+    if (named > 1) ctx.addIssue({ code: 'custom', path: ['target'], message: 'give one of target, targets or all' });
+    if (all && !FLEET_ACTIONS.has(command.data.action)) {
+      ctx.addIssue({ code: 'custom', path: ['all'], message: `${command.data.action} goes to named targets; all is for scaleToMin, pause, resume and evaluateNow` });
+    }
+    return { targets: target !== undefined ? [target] : targets, all: all === true, reason, actor, idempotencyKey, command: command.data };
   });
 
 export type EmergencyRequest = z.infer<typeof emergencyRequestSchema>;
@@ -52,32 +67,46 @@ export const parseEmergencyRequest = (input: unknown): EmergencyRequest => {
 };
 
 const targetsOf = (policy: Policy, request: EmergencyRequest): string[] => {
-  if (request.target === undefined) {
-    if (request.command.action === 'evaluateNow') return policy.targets.map((t) => t.id);
-    throw new BadRequestError(`${request.command.action} needs a target`);
+  if (request.all || (request.targets === undefined && request.command.action === 'evaluateNow')) return policy.targets.map((t) => t.id);
+  if (request.targets === undefined) throw new BadRequestError(`${request.command.action} needs a target (target, targets${FLEET_ACTIONS.has(request.command.action) ? ' or all' : ''})`);
+  const known = policy.targets.map((t) => t.id);
+  const unknown = request.targets.filter((id) => !targetById(policy, id));
+  if (unknown.length > 0) throw new BadRequestError(`unknown target(s) ${unknown.map((id) => `"${id}"`).join(', ')}; the policy has ${known.join(', ')}`, 404);
+  if (request.command.action === 'deprovisionPool') {
+    const notPools = request.targets.filter((id) => targetById(policy, id)?.kind !== 'eks-nodegroup');
+    if (notPools.length > 0) throw new BadRequestError(`deprovisionPool applies to eks-nodegroup targets; ${notPools.map((id) => `"${id}" is a ${targetById(policy, id)?.kind}`).join(', ')}`);
   }
-  const target = targetById(policy, request.target);
-  if (!target) throw new BadRequestError(`unknown target "${request.target}"; the policy has ${policy.targets.map((t) => t.id).join(', ')}`, 404);
-  if (request.command.action === 'deprovisionPool' && target.kind !== 'eks-nodegroup') {
-    throw new BadRequestError(`deprovisionPool applies to an eks-nodegroup target; "${target.id}" is a ${target.kind}`);
-  }
-  return [target.id];
+  return [...new Set(request.targets)];
 };
+
+/** The command as queued for one target: `double` becomes the size it doubles to, computed now. */
+const commandFor = (request: EmergencyRequest, state: TargetState | undefined): EmergencyCommand =>
+  request.command.action === 'double' && request.command.replicas === undefined && state?.desired != null
+    ? { ...request.command, replicas: Math.max(1, state.desired * 2) }
+    : request.command;
+
+/** Decided, and done: its action (if any) is no longer pending. */
+const decidedIn = (state: TargetState | undefined, intent: string): boolean =>
+  state !== undefined && state.recentIntents.includes(intent) && state.pending?.audit.intent !== intent;
 
 /**
  * Runs a runbook emergency procedure through the same queue as everything else (one writer
- * per target) and waits for the worker's outcome.
+ * per FIFO group) and waits for the worker's outcome. With an idempotency key, a retry is the
+ * same intent: SQS or the worker drops the copy, and the answer is the first one's.
  */
 export const emergency = async (policy: Policy, request: EmergencyRequest, deps: EmergencyDeps): Promise<EmergencyOutcome[]> => {
   const now = deps.clock.now().toISOString();
-  const intents: Intent[] = targetsOf(policy, request).map((target) => ({
-    id: emergencyIntentId(),
+  const targets = targetsOf(policy, request);
+  const current = request.command.action === 'double' ? await deps.store.getMany(targets) : undefined;
+  const intents: Intent[] = targets.map((target) => ({
+    id: emergencyIntentId(target, request.idempotencyKey),
     target,
     createdAt: now,
     source: 'emergency',
     alerts: [],
-    command: request.command,
+    command: commandFor(request, current?.get(target)),
     reason: request.reason,
+    actor: request.actor,
   }));
   await deps.queue.send(intents);
   const pending = new Map(intents.map((i) => [i.id, i]));
@@ -87,8 +116,8 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
     const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
     for (const intent of pending.values()) {
       const state = states.get(intent.target);
-      if (!state?.recentIntents.includes(intent.id)) continue;
-      const decision = state.history.find((h) => h.intent === intent.id);
+      if (!decidedIn(state, intent.id)) continue;
+      const decision = state?.history.find((h) => h.intent === intent.id);
       outcomes.push({ target: intent.target, intent: intent.id, status: 'applied', ...(decision ? { decision } : {}) });
       pending.delete(intent.id);
     }

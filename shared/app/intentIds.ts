@@ -14,5 +14,9 @@ export const tickIntentId = (target: string, at: Date): string => `t-${target}-$
 export const couplingIntentId = (target: string, ensureAtLeast: number, cause: string): string =>
   `c-${createHash('sha256').update([target, ensureAtLeast, cause].join('\n')).digest('hex').slice(0, 40)}`;
 
-/** Every emergency command is its own intent. */
-export const emergencyIntentId = (): string => `e-${randomUUID()}`;
+/**
+ * An emergency command's intent for one target: its own, or with an idempotency key the same
+ * id each time the key is sent, so a retried command is recognised as the first one.
+ */
+export const emergencyIntentId = (target: string, idempotencyKey?: string): string =>
+  idempotencyKey === undefined ? `e-${randomUUID()}` : `e-${createHash('sha256').update([target, idempotencyKey].join('\n')).digest('hex').slice(0, 40)}`;

@@ -202,7 +202,7 @@ describe('AWS runtime on the emulator', () => {
     await world.clients.sqs.send(new SendMessageCommand({ QueueUrl: world.queueUrl, MessageBody: '{"not":"an intent"}', MessageGroupId: 'gpu-pool', MessageDeduplicationId: 'stray-1' }));
 
     // Act: the emergency function's wait runs the worker, as it would in AWS
-    const outcome = await world.emergency({ action: 'set', target: 'app', replicas: 4, reason: 'INC-5' });
+    const outcome = await world.emergency({ action: 'set', target: 'app', replicas: 4, reason: 'INC-5', actor: 'oncall' });
     await world.pump();
 
     // Assess
@@ -255,7 +255,7 @@ describe('AWS runtime on the emulator', () => {
     const world = await deploy('2026-11-23T10:00:00-05:00');
 
     // Act
-    const paused = await world.emergency({ action: 'pause', target: 'gpu-pool', ttl: '30m', reason: 'INC-9 node image rollout' });
+    const paused = await world.emergency({ action: 'pause', target: 'gpu-pool', ttl: '30m', reason: 'INC-9 node image rollout', actor: 'oncall' });
     await world.post(podsPending());
     await world.pump();
 

@@ -530,3 +530,21 @@ describe('Function: decide — sources that used to conflict', () => {
     expect([at('2026-12-01T20:14:00'), at('2026-12-01T20:15:00'), at('2026-12-01T20:20:00'), at('2026-12-01T20:25:00'), at('2026-12-01T21:30:00')]).toEqual([6, 5, 4, 3, 3]);
   });
 });
+
+describe('Function: decide — repeated notices', () => {
+  it('a firing alert Alertmanager re-sends every hour (the same intent id) stays seen: a 6-hour veto still vetoes after alertTtl (4h)', () => {
+    // Prepare: VRAMHeadroomLow fires from 10:00, re-sent hourly with the same id
+    const vram = alert('VRAMHeadroomLow', ['vram-headroom-low']);
+    let state = stateOf('worker-llm', { desired: 3, window: 'peak' });
+    for (let hour = 0; hour <= 5; hour++) {
+      const at = new Date(et('2026-11-23T10:00:00').getTime() + hour * 3600_000);
+      state = decideIn(policy, state, { intent: alertIntent('worker-llm', [vram], at, 'a-vram-same-id') }, at).state;
+    }
+
+    // Act: 15:30, five and a half hours after it began
+    const later = decideIn(policy, state, { intent: alertIntent('worker-llm', [alert('LLMQueueBuildup', ['llm-queue-buildup'])], et('2026-11-23T15:30:00')) }, et('2026-11-23T15:30:00'));
+
+    // Assess
+    expect(later).toMatchObject({ verdict: 'hold', limitedBy: { code: 'VetoedByAlert' } });
+  });
+});

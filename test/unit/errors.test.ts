@@ -90,7 +90,7 @@ describe('Function: errorResult', () => {
 describe('Function: parseEmergencyRequest', () => {
   it('answers a request with 100,000 unknown fields in a few hundred characters', () => {
     // Prepare
-    const request = { action: 'double', target: 'api', reason: 'INC-42', ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`field${i}`, i])) };
+    const request = { action: 'double', target: 'api', reason: 'INC-42', actor: 'oncall', ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`field${i}`, i])) };
 
     // Act
     const error = thrown(() => parseEmergencyRequest(request));

@@ -45,7 +45,7 @@ describe('Sample events', () => {
   });
 
   it('refuses a pause whose ttl is a bare number: the operator writes 1h or 3600s', () => {
-    expect(() => parseEmergencyRequest({ action: 'pause', target: 'api', ttl: 3600, reason: 'INC-42' })).toThrow(
+    expect(() => parseEmergencyRequest({ action: 'pause', target: 'api', ttl: 3600, reason: 'INC-42', actor: 'oncall' })).toThrow(
       'invalid emergency request: ttl: expected a duration such as 90s, 10m, 1h or 2d, got the number 3600 (write 3600s)',
     );
   });

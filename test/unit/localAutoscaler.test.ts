@@ -90,7 +90,7 @@ describe('Class: LocalAutoscaler', () => {
     clock.advance(3600);
 
     // Act
-    const pause = await post('/emergency', { action: 'pause', target: 'worker-llm', ttl: '30m', reason: 'INC-7 model rollout' });
+    const pause = await post('/emergency', { action: 'pause', target: 'worker-llm', ttl: '30m', reason: 'INC-7 model rollout', actor: 'oncall' });
     await post('/webhook', llmQueue);
 
     // Assess
@@ -105,7 +105,7 @@ describe('Class: LocalAutoscaler', () => {
     await autoscaler.tick();
 
     // Act
-    const doubled = await post('/emergency', { action: 'double', target: 'app', reason: 'INC-8 latency' });
+    const doubled = await post('/emergency', { action: 'double', target: 'app', reason: 'INC-8 latency', actor: 'oncall' });
 
     // Assess
     expect(doubled.body).toMatchObject({ outcomes: [{ decision: { code: 'EmergencyDouble', from: 5, to: 10 } }] });
@@ -146,7 +146,7 @@ describe('Class: LocalAutoscaler', () => {
 
     // Act
     const alerted = await post('/webhook', webhookPayload([{ alertname: 'AppHighCPU', labels: { service: 'app' } }]));
-    const doubled = await post('/emergency', { action: 'double', target: 'api', reason: 'INC-9 latency' });
+    const doubled = await post('/emergency', { action: 'double', target: 'api', reason: 'INC-9 latency', actor: 'oncall' });
 
     // Assess: the emergency is applied, app's message waits in flight
     expect(alerted.status).toBe(200);
@@ -275,7 +275,7 @@ describe('Class: LocalAutoscaler', () => {
     const [method = '', path = ''] = route.split(' ');
     const bodies: Record<string, unknown> = {
       '/webhook': llmQueue,
-      '/emergency': { action: 'evaluateNow', target: 'app', reason: 'check' },
+      '/emergency': { action: 'evaluateNow', target: 'app', reason: 'check', actor: 'oncall' },
       '/metrics': { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', value: 1 },
     };
     const send = (token: string) => guarded.handle(method, path, { authorization: `Bearer ${token}` }, JSON.stringify(bodies[path] ?? {}));

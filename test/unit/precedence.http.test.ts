@@ -85,7 +85,7 @@ describe('npm start: one precedence for every source', () => {
     // Prepare: worker-llm at 7 in the evening
     await start('2026-11-24T00:00:00-05:00');
     await post('/tick');
-    await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 7, reason: 'load test' });
+    await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 7, reason: 'load test', actor: 'oncall' });
     await post('/webhook', alerts([vram, llmQueue]));
 
     // Act
@@ -119,7 +119,7 @@ describe('npm start: one precedence for every source', () => {
     // Prepare
     await start('2026-11-23T08:00:00-05:00');
     await post('/tick');
-    await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 8, reason: 'backlog' });
+    await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 8, reason: 'backlog', actor: 'oncall' });
 
     // Act
     await tickAt('2026-11-23T08:30:00-05:00');
@@ -132,7 +132,7 @@ describe('npm start: one precedence for every source', () => {
     // Prepare: paused 08:20-08:50
     await start('2026-11-23T08:20:00-05:00');
     await post('/tick');
-    await post('/emergency', { action: 'pause', target: 'worker-llm', ttl: '30m', reason: 'INC-9' });
+    await post('/emergency', { action: 'pause', target: 'worker-llm', ttl: '30m', reason: 'INC-9', actor: 'oncall' });
 
     // Act + Assess
     await tickAt('2026-11-23T08:30:00-05:00');
@@ -215,18 +215,18 @@ describe('npm start: one precedence for every source', () => {
     // Prepare
     await start('2026-11-23T10:00:00-05:00');
     await post('/tick');
-    await post('/emergency', { action: 'set', target: 'hsof', replicas: 5, reason: 'load' });
-    await post('/emergency', { action: 'resume', target: 'hsof', reason: 'load' });
+    await post('/emergency', { action: 'set', target: 'hsof', replicas: 5, reason: 'load', actor: 'oncall' });
+    await post('/emergency', { action: 'resume', target: 'hsof', reason: 'load', actor: 'oncall' });
 
     // Act
-    const pinned = await post('/emergency', { action: 'set', target: 'hsof', replicas: 2, reason: 'INC-10 rollback' });
+    const pinned = await post('/emergency', { action: 'set', target: 'hsof', replicas: 2, reason: 'INC-10 rollback', actor: 'oncall' });
 
     // Assess
     expect(pinned).toMatchObject({ outcomes: [{ target: 'hsof', status: 'applied', decision: { from: 5, to: 2 } }] });
     expect(await status('hsof')).toMatchObject({ desired: 2, pause: { pinned: true } });
 
     // Act
-    await post('/emergency', { action: 'resume', target: 'hsof', reason: 'INC-10 over' });
+    await post('/emergency', { action: 'resume', target: 'hsof', reason: 'INC-10 over', actor: 'oncall' });
 
     // Assess
     const released = await status('hsof');

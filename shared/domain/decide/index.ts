@@ -80,8 +80,10 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
   }
   if (priorState.recentIntents.includes(intent.id)) {
-    // Act no more: a redelivery must never scale twice.
-    const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, priorState);
+    // Act no more: a redelivery must never scale twice. Alertmanager re-sends a firing alert
+    // with the same id (its repeat_interval): what it says is still news, the alert is seen now.
+    const refreshed = readIntoState(target, priorState, intent, nowMs, []);
+    const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
     return { ...decision, state: { ...decision.state, history: priorState.history } };
   }
   const old = tooOld(target, intent, nowMs);

@@ -25,7 +25,7 @@ const calm = (): void => {
 
 /** What the scaler would do now, as an operator's `evaluateNow` shows it. */
 const evaluateNow = async (target: string) => {
-  const request = JSON.stringify({ action: 'evaluateNow', target, reason: 'e2e: show what holds the target' });
+  const request = JSON.stringify({ action: 'evaluateNow', target, reason: 'e2e: show what holds the target', actor: 'oncall' });
   await scaler.autoscaler.handle('POST', '/emergency', { authorization: `Bearer ${WEBHOOK_TOKEN}` }, request);
   return scaler.decisions(target).at(-1);
 };
