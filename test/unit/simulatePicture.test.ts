@@ -43,16 +43,15 @@ describe('Command: gpu-autoscaler simulate, its picture in headless Chromium', (
       const screenshot = join(out, `${file}.png`);
       // A bare SVG document has no body to measure a full page by: the viewport holds it.
       await page.screenshot({ path: screenshot, fullPage: file.endsWith('.html') });
-      const lanes = await page.evaluate(() => ({
-        titles: [...document.querySelectorAll('svg text')].filter((t) => t.getBoundingClientRect().width > 0).map((t) => t.textContent ?? ''),
-        lines: [...document.querySelectorAll('svg g.mark-line path')].map((p) => p.getBoundingClientRect()).map((r) => ({ width: r.width, top: r.top })),
-      }));
+      const titles = await Promise.all(TARGETS.map((id) => page.locator('svg text', { hasText: `${id} (` }).first().boundingBox()));
+      const lines = await Promise.all((await page.locator('svg g.mark-line path').all()).map((path) => path.boundingBox()));
 
       // Assess: each target's title is drawn, and one size line per lane spans the week, lane under lane
-      for (const id of TARGETS) expect(lanes.titles.some((t) => t.startsWith(`${id} (`)), id).toBe(true);
-      expect(lanes.lines).toHaveLength(TARGETS.length);
-      for (const line of lanes.lines) expect(line.width).toBeGreaterThan(900);
-      expect(lanes.lines.map((l) => l.top)).toEqual([...lanes.lines.map((l) => l.top)].sort((a, b) => a - b));
+      TARGETS.forEach((id, i) => expect(titles[i]?.width, id).toBeGreaterThan(0));
+      expect(lines).toHaveLength(TARGETS.length);
+      for (const line of lines) expect(line?.width).toBeGreaterThan(900);
+      const tops = lines.map((l) => l?.y ?? 0);
+      expect(tops).toEqual([...tops].sort((a, b) => a - b));
       expect((await stat(screenshot)).size).toBeGreaterThan(20_000);
     } finally {
       await browser.close();
