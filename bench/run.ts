@@ -1,6 +1,7 @@
 import { benchColdStart } from './coldStart.bench.ts';
 import { benchDecide } from './decide.bench.ts';
 import { printRows } from './measure.ts';
+import { benchSimulate } from './simulate.bench.ts';
 import { benchWebhook } from './webhook.bench.ts';
 
 /**
@@ -10,3 +11,4 @@ import { benchWebhook } from './webhook.bench.ts';
 printRows('decide(): the pure decision engine', await benchDecide());
 printRows('alertmanager-webhook against the AWS emulator', await benchWebhook());
 printRows('cold start: importing each function bundle in a fresh Node process', await benchColdStart());
+printRows('simulate: a year at minute resolution, on the real tick and worker', await benchSimulate());

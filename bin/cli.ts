@@ -11,6 +11,8 @@ import type { Clock } from '../shared/ports.ts';
 import { EXAMPLE_RECEIVER, renderAlertmanagerConfig } from '../shared/render/alertmanagerConfig.ts';
 import { renderKubernetesRbac } from '../shared/render/kubernetesRbac.ts';
 import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
+import { backtest, diff } from './commands/backtest.ts';
+import { simulate } from './commands/simulate.ts';
 
 const USAGE = `Usage:
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
@@ -173,6 +175,15 @@ switch (command) {
     break;
   case 'render':
     await render(rest);
+    break;
+  case 'simulate':
+    await simulate(rest);
+    break;
+  case 'backtest':
+    await backtest(rest);
+    break;
+  case 'diff':
+    await diff(rest);
     break;
   default:
     process.stdout.write(USAGE);

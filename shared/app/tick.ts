@@ -21,6 +21,8 @@ export interface TickSummary {
   gpuNodes: number;
   /** GPU pools with more nodes than their workloads need (the runbook's `scaling_gpu_pool_idle`). */
   idlePools: string[];
+  /** Targets that want a change a limit holds back (a cooldown, a delay): a later tick may act on them. */
+  waiting: string[];
   /** Values of metric rules that name a `gauge`, e.g. scaling_pending_training_jobs. */
   gauges: Record<string, number>;
   /** Set when CloudWatch could not be read this tick. */
@@ -64,7 +66,7 @@ export const tick = async (
   const now = deps.clock.now();
   const [states, read] = await Promise.all([deps.store.list(), readSignals(policy, deps.metrics, now)]);
   const summary: TickSummary = {
-    at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], gauges: {},
+    at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], waiting: [], gauges: {},
     unreadable: Object.fromEntries(states.unreadable),
     ...(read.error ? { metricError: read.error } : {}),
   };
@@ -92,6 +94,7 @@ export const tick = async (
     summary.sizes[target.id] = size;
     if (target.kind === 'eks-nodegroup' && target.gpusPerNode > 0) summary.gpuNodes += size;
     if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
+    if (preview.verdict === 'hold') summary.waiting.push(target.id);
     // A hold that asks another target for something (a pool for nodes) is worth a delivery too.
     if (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state) || reconcile) {
       summary.queued.push(intent);

@@ -54,7 +54,7 @@ const offsetAt = (instant: number, zone: string): number => {
 };
 
 /** The wall-clock reading of an instant in a zone, expressed as if it were UTC. */
-const wallClock = (instant: number, zone: string): number => instant + offsetAt(instant, zone);
+export const wallClock = (instant: number, zone: string): number => instant + offsetAt(instant, zone);
 
 /**
  * The first instant at which the zone's wall clock reads `minutes` past midnight of `date`
@@ -148,3 +148,24 @@ export const activeWindow = (schedules: readonly ResolvedSchedule[], instant: nu
   return best;
 };
 
+
+/**
+ * The first instant after `instant` at which the window in force among `schedules` may
+ * change: the nearest edge (lead, start or end) of any of their occurrences. Looks a day
+ * ahead and answers that horizon when no edge is nearer, so a caller that waits until then
+ * asks again rather than missing an edge. A replay sleeps until here when nothing else moves.
+ */
+export const nextWindowChange = (schedules: readonly ResolvedSchedule[], instant: number): number => {
+  let next = instant + DAY;
+  for (const schedule of schedules) {
+    const today = localDate(instant, schedule.timezone);
+    // Yesterday's may end today (cross-midnight); a later day's lead may begin within the day.
+    const ahead = 2 + Math.ceil((schedule.preScale * 1000) / DAY);
+    for (let date = today - DAY; date <= today + ahead * DAY; date += DAY) {
+      const occurrence = occurrenceOn(schedule, date, schedule.timezone);
+      if (!occurrence) continue;
+      for (const edge of [occurrence.from, occurrence.start, occurrence.until]) if (edge > instant && edge < next) next = edge;
+    }
+  }
+  return next;
+};

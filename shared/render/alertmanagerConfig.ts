@@ -29,7 +29,7 @@ const GROUP_INTERVAL_BOUNDS = { min: 10, max: 300 } as const;
 // A quarter of alertTtl leaves room for three lost repeats before a firing alert expires.
 const REPEATS_PER_TTL = 4;
 
-interface Intervals {
+export interface Intervals {
   groupWait: number;
   groupInterval: number;
   repeatInterval: number;
@@ -37,7 +37,8 @@ interface Intervals {
   shortest: { cooldown: number; rule?: string };
 }
 
-const intervalsFor = (policy: Policy): Intervals => {
+/** The route's intervals, in seconds, as rendered for the policy (a replay sends alerts as they would). */
+export const intervalsFor = (policy: Policy): Intervals => {
   const cooldowns = policy.rules.map((rule) => ({ cooldown: cooldownOf(policy, rule), rule: rule.id }));
   const shortest = cooldowns.reduce<Intervals['shortest']>(
     (best, next) => (next.cooldown < best.cooldown ? next : best),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Schedule, scheduleSchema } from '../../shared/domain/policy.ts';
-import { activeWindow, occurrenceAt, zonedInstant } from '../../shared/domain/schedule.ts';
+import { activeWindow, nextWindowChange, occurrenceAt, zonedInstant } from '../../shared/domain/schedule.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { resolvePolicy } from '../../shared/domain/resolve.ts';
 
@@ -125,5 +125,42 @@ describe('Function: activeWindow', () => {
       }
       expect(Object.fromEntries(entries), day).toEqual({ 'off-peak': 1, 'normal-morning': 1, peak: 1, 'normal-evening': 1 });
     }
+  });
+});
+
+describe('Function: nextWindowChange', () => {
+  const policy = loadPolicyFile('policy.yaml');
+  const app = resolvePolicy(policy).target('app');
+  if (!app) throw new Error('policy.yaml has no app target');
+
+  /** The minutes where the window in force changes, walked minute by minute: what nextWindowChange must never jump over. */
+  const edgesByMinute = (from: number, to: number): number[] => {
+    const edges: number[] = [];
+    let previous = activeWindow(app.schedules, from)?.schedule.id;
+    for (let t = from + 60_000; t < to; t += 60_000) {
+      const id = activeWindow(app.schedules, t)?.schedule.id;
+      if (id !== previous) edges.push(t);
+      previous = id;
+    }
+    return edges;
+  };
+
+  it.each([
+    { case: 'spring forward in New York', from: '2026-03-07T05:00:00Z' },
+    { case: 'fall back in New York', from: '2026-10-31T04:00:00Z' },
+    { case: 'Christmas, when peak is excepted', from: '2026-12-24T05:00:00Z' },
+  ])('lands on every window change of two days around $case', ({ from }) => {
+    // Prepare
+    const start = at(from);
+    const end = start + 2 * 86_400_000;
+    const expected = edgesByMinute(start, end);
+
+    // Act: jump from edge to edge
+    const jumps: number[] = [];
+    for (let t = nextWindowChange(app.schedules, start); t < end; t = nextWindowChange(app.schedules, t)) jumps.push(t);
+
+    // Assess: every change is among the jumps; the extra jumps are window starts inside a lead
+    expect(expected.filter((edge) => !jumps.includes(edge)).map(iso)).toEqual([]);
+    expect(jumps.length).toBeLessThanOrEqual(expected.length + 3);
   });
 });
