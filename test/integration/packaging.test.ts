@@ -484,7 +484,7 @@ describe('The deployable service (serverless.yml)', () => {
 
     // Assess
     expect(run.code).not.toBe(0);
-    expect(run.stdout + run.stderr).toMatch(/invalid policy .*bad-policy\.yaml:\n\s+- timezone: /);
+    expect(run.stdout + run.stderr).toMatch(/invalid policy .*bad-policy\.yaml:\n\s+- timezone \(line \d+\): unknown IANA time zone "America\/Gotham"/);
   }, SLOW_MS);
 });
 
@@ -574,8 +574,22 @@ describe.concurrent('serverless invoke local with the sample events, on the emul
       if (!(error instanceof ResourceInUseException)) throw error;
     });
 
+    // The sample intent made just now (the sample's own date passed long ago, and an intent older than its maximum age is dropped)
+    const sample = JSON.parse(readFileSync('events/scaling-worker/sqs-intent.json', 'utf8')) as { Records: { body: string }[] };
+    for (const record of sample.Records) {
+      const intent = JSON.parse(record.body) as { createdAt: string; alerts: { startsAt: string }[] };
+      const now = Date.now();
+      record.body = JSON.stringify({
+        ...intent,
+        createdAt: new Date(now).toISOString(),
+        alerts: intent.alerts.map((a) => ({ ...a, startsAt: new Date(now - (Date.parse(intent.createdAt) - Date.parse(a.startsAt))).toISOString() })),
+      });
+    }
+    const event = join(packageDir, `sqs-intent-${world.stage}.json`);
+    await writeFile(event, JSON.stringify(sample));
+
     // Act
-    const result = await world.invoke('scaling-worker', 'events/scaling-worker/sqs-intent.json');
+    const result = await world.invoke('scaling-worker', event);
 
     // Assess: whatever the decision, the node group and the state agree
     const { nodegroup } = await clients.eks.send(new DescribeNodegroupCommand({ clusterName: pool.cluster, nodegroupName: pool.nodegroup }));
