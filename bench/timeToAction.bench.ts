@@ -76,8 +76,8 @@ const benchPolicy = (target: Target, by: 'alert' | 'schedule'): Policy => {
 
 const clockTime = (minute: number): string => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
 
-/** The calls of one round: name and milliseconds. */
-type Calls = { name: string; ms: number }[];
+/** The calls of one round: name, start (performance.now()) and milliseconds. */
+type Calls = { name: string; start: number; ms: number }[];
 
 /** Records every command the client sends, with its time (serialisation, signing, HTTP and parsing). */
 const timed = <T extends SQSClient | SSMClient | EKSClient | EventBridgeClient | CloudWatchClient>(client: T, calls: Calls): T => {
@@ -87,7 +87,7 @@ const timed = <T extends SQSClient | SSMClient | EKSClient | EventBridgeClient |
       try {
         return await next(args);
       } finally {
-        calls.push({ name: context.commandName.replace(/Command$/, ''), ms: performance.now() - started });
+        calls.push({ name: context.commandName.replace(/Command$/, ''), start: started, ms: performance.now() - started });
       }
     },
     { step: 'initialize', name: 'benchTimer' },
@@ -106,7 +106,7 @@ const timedApi = <T extends object>(api: T, calls: Calls): T =>
         try {
           return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         } finally {
-          calls.push({ name: String(key), ms: performance.now() - started });
+          calls.push({ name: String(key), start: started, ms: performance.now() - started });
         }
       };
     },
@@ -195,8 +195,19 @@ const breakdown = (rounds: readonly Round[]): string => {
     const count = median(per.map((c) => c.length));
     return `${name}${count > 1 ? ` x${count}` : ''} ${median(per.map((c) => c.reduce((sum, x) => sum + x.ms, 0))).toFixed(1)}`;
   });
-  const rest = median(rounds.map((r) => r.deleted - r.calls.reduce((sum, c) => sum + c.ms, 0)));
+  const rest = median(rounds.map((r) => r.deleted - busy(r.calls)));
   return `${parts.join(', ')}, outside the calls ${rest.toFixed(1)} (ms, median per round)`;
+};
+
+/** Milliseconds during which at least one call was under way: calls made at once count once. */
+const busy = (calls: Calls): number => {
+  let total = 0;
+  let end = Number.NEGATIVE_INFINITY;
+  for (const { start, ms } of [...calls].sort((a, b) => a.start - b.start)) {
+    total += Math.max(0, start + ms - Math.max(start, end));
+    end = Math.max(end, start + ms);
+  }
+  return total;
 };
 
 const rowsOf = (flow: Flow, rounds: readonly Round[], floors: readonly Round[]): BenchRow[] => {
