@@ -1,22 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { BUNDLE_OPTIONS, buildFunctions, bundlePath, ROOT, type SdkUsage, sdkUsageOf } from '../infra/build.ts';
+import { buildFunctions, bundlePath, ROOT, sdkUsageOf } from '../infra/build.ts';
+import { buildSdkFloor } from '../test/support/sdkFloor.ts';
 import { type BenchRow, median } from './measure.ts';
 
 const RUNS = 7;
 const FLOOR_DIR = join(ROOT, '.cache', 'bench', 'cold-start');
-
-/** The client class each SDK package exports. */
-const CLIENT_CLASS: Record<string, string> = {
-  'client-cloudwatch': 'CloudWatchClient',
-  'client-eks': 'EKSClient',
-  'client-eventbridge': 'EventBridgeClient',
-  'client-sqs': 'SQSClient',
-  'client-ssm': 'SSMClient',
-};
 
 /**
  * What a handler module reads when it loads (readConfig, loadPolicyFile), as Lambda would have
@@ -47,22 +37,6 @@ const importTime = (file: string): Promise<number> =>
     );
   });
 
-/** A bundle of only the SDK clients a function uses, built and constructed as the handler does. */
-const buildSdkFloor = async (name: string, usage: readonly SdkUsage[]): Promise<string> => {
-  const lines = usage.flatMap(({ client, operations }) => {
-    const clientClass = CLIENT_CLASS[client];
-    if (!clientClass) throw new Error(`no client class known for @aws-sdk/${client}`);
-    const commands = operations.map((o) => `${o}Command`);
-    return [`import { ${[clientClass, ...commands].join(', ')} } from '@aws-sdk/${client}';`, `export const ${clientClass.toLowerCase()} = [new ${clientClass}({}), ${commands.join(', ')}];`];
-  });
-  const entry = join(FLOOR_DIR, `${name}.entry.mjs`);
-  const outfile = join(FLOOR_DIR, name, 'index.mjs');
-  await mkdir(FLOOR_DIR, { recursive: true });
-  await writeFile(entry, `${lines.join('\n')}\n`);
-  await build({ ...BUNDLE_OPTIONS, metafile: false, entryPoints: [entry], outfile });
-  return outfile;
-};
-
 /**
  * The cold-start share of each bundle: importing dist/<fn>/index.js in a fresh Node process
  * (parse, policy validation, clients), median of several runs, as a ratio to importing a
@@ -74,7 +48,7 @@ export const benchColdStart = async (): Promise<BenchRow[]> => {
   const rows: BenchRow[] = [];
   for (const { name, bytes } of bundles) {
     const usage = await sdkUsageOf(name);
-    const floor = await buildSdkFloor(name, usage);
+    const floor = await buildSdkFloor(FLOOR_DIR, name, usage);
     const times = { handler: [] as number[], sdk: [] as number[] };
     // Alternate the two, so that a busy moment weighs on both alike.
     for (let i = 0; i < RUNS; i++) {

@@ -16,6 +16,8 @@ export interface BenchRow {
   /** The ratio against the floor measured in the same run. */
   ratio?: number;
   floor?: string;
+  /** A line of its own under the row, e.g. where the time went. */
+  detail?: string;
 }
 
 export const printRows = (title: string, rows: BenchRow[]): void => {
@@ -23,6 +25,7 @@ export const printRows = (title: string, rows: BenchRow[]): void => {
   for (const row of rows) {
     const ratio = row.ratio === undefined ? '' : `  ratio ${row.ratio.toFixed(2)}x vs ${row.floor}`;
     process.stdout.write(`  ${row.name.padEnd(58)} ${row.value.padStart(16)}${ratio}\n`);
+    if (row.detail) process.stdout.write(`      ${row.detail}\n`);
   }
 };
 

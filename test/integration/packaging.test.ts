@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundlePath, sdkUsageOf } from '../../infra/build.ts';
 import type { NodeGroupTarget } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { buildSdkFloor } from '../support/sdkFloor.ts';
 import { ensureVenv } from '../support/venv.ts';
 import { createNodegroup, createQueues, emulatorClients, putToken, uniqueName } from './support/aws.ts';
 
@@ -211,6 +212,20 @@ const SCOPES: Record<string, (name: string) => string[]> = {
   'cloudwatch:GetMetricData': () => ['*'],
 };
 
+/**
+ * Each bundle's size as a ratio to a minified bundle of only the SDK clients and commands it
+ * uses: the figure of December 2026 (in the comment) with a margin of 2-4 %, so that a
+ * dependency that grows a bundle fails here, and a newer SDK, which grows both, does not.
+ * Issue 15's targets are lower: lower a ceiling when its bundle shrinks.
+ */
+const SIZE_CEILINGS: Record<string, { ceiling: number; target: number }> = {
+  'alertmanager-webhook': { ceiling: 1.7, target: 1.15 }, // 1.66x: 643 KiB on 388 KiB of SQS and SSM
+  emergency: { ceiling: 1.7, target: 1.15 }, // 1.63x: 633 KiB on 388 KiB
+  'scaling-worker': { ceiling: 4.3, target: 1.5 }, // 4.22x: 1930 KiB on 457 KiB; @kubernetes/client-node is 600 KiB of it, its tr46 259 KiB
+  'schedule-tick': { ceiling: 1.7, target: 1.15 }, // 1.67x: 677 KiB on 406 KiB
+  status: { ceiling: 1.75, target: 1.15 }, // 1.72x: 619 KiB on 361 KiB
+};
+
 // --- The package ------------------------------------------------------------------------
 
 let packageDir = '';
@@ -295,6 +310,27 @@ describe('The deployable service (serverless.yml)', () => {
     // Assess
     expect(sizes.find((s) => s.name === 'alertmanager-webhook')?.bytes).toBeLessThan(1_000_000);
   });
+
+  it('keeps each bundle within its ceiling against a bundle of its SDK clients alone', async () => {
+    // Prepare: the floor of each function, built as its bundle is, from the SDK commands the bundle holds
+    const figures = await Promise.all(
+      functions.map(async (name) => {
+        const bytes = (await stat(bundlePath(name))).size;
+        const sdk = (await stat(await buildSdkFloor(join(packageDir, 'sdk-floor'), name, await sdkUsageOf(name)))).size;
+        const { ceiling, target } = SIZE_CEILINGS[name] ?? { ceiling: 0, target: 0 };
+        return { name, bytes, sdk, ratio: bytes / sdk, ceiling, target };
+      }),
+    );
+    const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+    console.info(
+      figures
+        .map((f) => `  ${f.name.padEnd(22)} ${kib(f.bytes).padStart(9)} = ${f.ratio.toFixed(2)}x its SDK clients alone (${kib(f.sdk)}), ceiling ${f.ceiling.toFixed(2)}x, issue 15's target ${f.target.toFixed(2)}x`)
+        .join('\n'),
+    );
+
+    // Assess
+    expect(figures.filter((f) => f.ratio > f.ceiling).map((f) => `${f.name} ${f.ratio.toFixed(2)}x > ${f.ceiling.toFixed(2)}x`)).toEqual([]);
+  }, SLOW_MS);
 
   it.each(functions)('bundles %s without a YAML parser: the policy ships as JSON', async (name) => {
     // Act
@@ -575,8 +611,22 @@ describe.concurrent('serverless invoke local with the sample events, on the emul
       if (!(error instanceof ResourceInUseException)) throw error;
     });
 
+    // The sample intent made just now (the sample's own date passed long ago, and an intent older than its maximum age is dropped)
+    const sample = JSON.parse(readFileSync('events/scaling-worker/sqs-intent.json', 'utf8')) as { Records: { body: string }[] };
+    for (const record of sample.Records) {
+      const intent = JSON.parse(record.body) as { createdAt: string; alerts: { startsAt: string }[] };
+      const now = Date.now();
+      record.body = JSON.stringify({
+        ...intent,
+        createdAt: new Date(now).toISOString(),
+        alerts: intent.alerts.map((a) => ({ ...a, startsAt: new Date(now - (Date.parse(intent.createdAt) - Date.parse(a.startsAt))).toISOString() })),
+      });
+    }
+    const event = join(packageDir, `sqs-intent-${world.stage}.json`);
+    await writeFile(event, JSON.stringify(sample));
+
     // Act
-    const result = await world.invoke('scaling-worker', 'events/scaling-worker/sqs-intent.json');
+    const result = await world.invoke('scaling-worker', event);
 
     // Assess: whatever the decision, the node group and the state agree
     const { nodegroup } = await clients.eks.send(new DescribeNodegroupCommand({ clusterName: pool.cluster, nodegroupName: pool.nodegroup }));

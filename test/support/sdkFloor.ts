@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { BUNDLE_OPTIONS, ROOT, type SdkUsage } from '../../infra/build.ts';
+
+/** The client class each SDK package exports. */
+const CLIENT_CLASS: Record<string, string> = {
+  'client-cloudwatch': 'CloudWatchClient',
+  'client-eks': 'EKSClient',
+  'client-eventbridge': 'EventBridgeClient',
+  'client-sqs': 'SQSClient',
+  'client-ssm': 'SSMClient',
+};
+
+/**
+ * A bundle of only the AWS SDK clients (and commands) a function uses, built as the functions
+ * are (minified, tree-shaken) and constructing each client as the handler does: the floor a
+ * function's bundle size and cold start are measured against. Returns the bundle's path,
+ * `<dir>/<name>/index.mjs`.
+ */
+export const buildSdkFloor = async (dir: string, name: string, usage: readonly SdkUsage[]): Promise<string> => {
+  const lines = usage.flatMap(({ client, operations }) => {
+    const clientClass = CLIENT_CLASS[client];
+    if (!clientClass) throw new Error(`no client class known for @aws-sdk/${client}`);
+    const commands = operations.map((o) => `${o}Command`);
+    return [`import { ${[clientClass, ...commands].join(', ')} } from '@aws-sdk/${client}';`, `export const ${clientClass.toLowerCase()} = [new ${clientClass}({}), ${commands.join(', ')}];`];
+  });
+  const outfile = join(dir, name, 'index.mjs');
+  // The entry resolves the SDK from the project's node_modules, wherever the bundle goes.
+  await build({ ...BUNDLE_OPTIONS, metafile: false, stdin: { contents: `${lines.join('\n')}\n`, resolveDir: ROOT, sourcefile: `${name}.sdk-floor.mjs` }, outfile });
+  return outfile;
+};
