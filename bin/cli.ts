@@ -109,6 +109,7 @@ const start = async (args: string[]): Promise<void> => {
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
   print(`  status    curl -s ${url}/status`);
+  print(`  metrics   curl -s ${url}/metrics         (Prometheus)`);
   print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1"}'`);
   if (!values.token) {
     process.stderr.write(

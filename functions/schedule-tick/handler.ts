@@ -5,19 +5,23 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
+import { recordTick } from '../../shared/app/prometheus.ts';
 import { tick, type TickSummary } from '../../shared/app/tick.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
+import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock } from '../../shared/ports.ts';
+import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 
 export interface TickDeps {
   policy: Policy;
   store: StateStore;
+  /** The tick's own document: the Prometheus counters, which must outlive this instance. */
+  ticks: TickRecordStore;
   queue: IntentQueue;
   clock: Clock;
   metrics: MetricSource;
@@ -46,7 +50,9 @@ export const buildHandler = (deps: TickDeps) =>
     .handler(async () => {
       const started = performance.now();
       const summary = await tick(deps.policy, deps);
-      emitHeartbeat(summary, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      emitHeartbeat(summary, seconds);
+      await recordTick(summary, seconds, deps);
       if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
       for (const d of summary.foreseen) {
         logger.info('tick queued an evaluation', { ...decisionKeys(d), foreseen: `${d.verdict} ${d.from} -> ${d.to}`, reason: d.reasons[0] });
@@ -56,9 +62,12 @@ export const buildHandler = (deps: TickDeps) =>
 
 const config = readConfig();
 
+const ssm = new SSMClient({});
+
 export const handler = buildHandler({
   policy: loadPolicyFile(config.POLICY_PATH),
-  store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
+  store: new SsmStateStore(ssm, config.STATE_PREFIX),
+  ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient({}), config.QUEUE_URL),
   clock: systemClock,
   metrics: new CloudWatchMetricSource(new CloudWatchClient({})),
