@@ -7,6 +7,7 @@ import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { EXAMPLE_RECEIVER, RECEIVER, renderAlertmanagerConfig } from '../../shared/render/alertmanagerConfig.ts';
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../shared/render/kubernetesRbac.ts';
 import { type PrometheusRule, renderPrometheusRules, SELF_ALERTS, TARGET_LABEL } from '../../shared/render/prometheusRules.ts';
+import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../../shared/render/prometheusScrape.ts';
 
 const shipped = loadPolicyFile('policy.yaml');
 const receiver = { source: 'policy.yaml', ...EXAMPLE_RECEIVER };
@@ -56,7 +57,7 @@ describe('Function: renderPrometheusRules', () => {
     {
       seed: 'GPU pool idle: above the pool minimum with no pending job, longer than idleAfter (1h) and slack',
       alert: SELF_ALERTS.gpuPoolIdle,
-      expected: { expr: 'sum(scaling_gpu_nodes) > 1 and on() sum(scaling_pending_training_jobs) == 0', for: '70m', labels: { severity: 'warning' } },
+      expected: { expr: '(scaling_gpu_nodes{pool="gpu-pool"} > 1) and on() sum(scaling_pending_training_jobs) == 0', for: '70m', labels: { severity: 'warning' } },
     },
     {
       seed: 'evaluations stalled: no tick for ten minutes',
@@ -296,11 +297,56 @@ describe('Function: renderKubernetesRbac', () => {
   });
 });
 
+describe('Function: renderPrometheusScrapeConfig', () => {
+  it.each([
+    // status URL -> where Prometheus scrapes
+    { url: 'https://abc123.lambda-url.us-east-1.on.aws/', scheme: 'https', target: 'abc123.lambda-url.us-east-1.on.aws', path: '/metrics' },
+    { url: 'http://127.0.0.1:8080', scheme: 'http', target: '127.0.0.1:8080', path: '/metrics' },
+    { url: 'https://internal.example.com/scaler/', scheme: 'https', target: 'internal.example.com', path: '/scaler/metrics' },
+  ])('scrapes $url at $scheme://$target$path with the read-only token', ({ url, scheme, target, path }) => {
+    // Act
+    const config = parse(renderPrometheusScrapeConfig({ source: 'policy.yaml', statusUrl: url, credentialsFile: '/run/secrets/status' })) as {
+      scrape_configs: Record<string, unknown>[];
+    };
+
+    // Assess
+    expect(config.scrape_configs).toEqual([
+      {
+        job_name: 'gpu-autoscaler',
+        scheme,
+        metrics_path: path,
+        scrape_interval: '1m',
+        scrape_timeout: '10s',
+        authorization: { type: 'Bearer', credentials_file: '/run/secrets/status' },
+        static_configs: [{ targets: [target] }],
+      },
+    ]);
+  });
+
+  it('reads one alert per pool above its own minimum', () => {
+    // Prepare: a second pool with a minimum of its own
+    const policy = policySchema.parse({
+      version: 1,
+      targets: [
+        { id: 'pool-a', kind: 'eks-nodegroup', cluster: 'a', nodegroup: 'gpu-a', min: 1, max: 4, gpusPerNode: 4, idleAfter: '30m' },
+        { id: 'pool-b', kind: 'eks-nodegroup', cluster: 'b', nodegroup: 'gpu-b', min: 2, max: 6, gpusPerNode: 8 },
+      ],
+    } satisfies PolicyInput);
+
+    // Act
+    const rule = rulesOf(renderPrometheusRules(policy, { source: 'test.yaml' })).find((r) => r.alert === SELF_ALERTS.gpuPoolIdle);
+
+    // Assess: no metric rule reads pending jobs, so nodes above the minimum are the condition; the longest idleAfter holds
+    expect(rule).toMatchObject({ expr: 'scaling_gpu_nodes{pool="pool-a"} > 1 or scaling_gpu_nodes{pool="pool-b"} > 2', for: '70m' });
+  });
+});
+
 describe('Command: npm run render', () => {
   it.each([
     { file: 'infra/k8s/rbac.yaml', render: () => renderKubernetesRbac(shipped, { source: 'policy.yaml' }).find((f) => f.fileName === 'rbac.yaml')?.text },
     { file: 'infra/prometheus/gpu-autoscaler.rules.yml', render: () => renderPrometheusRules(shipped, { source: 'policy.yaml' }) },
     { file: 'infra/alertmanager/gpu-autoscaler.yml', render: () => renderAlertmanagerConfig(shipped, receiver) },
+    { file: 'infra/prometheus/gpu-autoscaler.scrape.yml', render: () => renderPrometheusScrapeConfig({ source: 'policy.yaml', ...EXAMPLE_STATUS }) },
   ])('committed $file is what rendering the shipped policy writes', ({ file, render }) => {
     // Act
     const committed = readFileSync(file, 'utf8');
