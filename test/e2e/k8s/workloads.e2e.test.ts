@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
@@ -35,9 +36,15 @@ import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
 const SHIPPED = readFileSync('policy.yaml', 'utf8');
-/** The committed file, rendered from the shipped policy: what an operator applies. */
-const RBAC = readFileSync('infra/k8s/rbac.yaml', 'utf8');
-const NAMESPACES = ['ml', 'tensafe', 'hsof', 'other'];
+/**
+ * The committed files, rendered from the shipped policy: what an operator applies, one per
+ * cluster. This one API server stands for every cluster; their namespaces do not overlap.
+ */
+const RBAC = readdirSync('infra/k8s')
+  .filter((name) => /^rbac\..+\.yaml$/.test(name))
+  .map((name) => readFileSync(join('infra/k8s', name), 'utf8'))
+  .join('\n---\n');
+const NAMESPACES = ['ml', 'tensafe', 'hsof', 'medical-kg', 'other'];
 
 /** The shipped policy, changed the way a user would edit policy.yaml. */
 const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
