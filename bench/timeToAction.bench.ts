@@ -26,6 +26,7 @@ import { webhookPayload } from '../test/support/payloads.ts';
 import { type KubeApiServer, startKubeApiServer } from '../test/e2e/k8s/setup/kubeApiServer.ts';
 import { ROOT } from '../infra/build.ts';
 import { type BenchRow, median } from './measure.ts';
+import { MemoryTickRecordStore } from '../shared/adapters/local/memoryTickRecordStore.ts';
 
 /** Measured rounds per flow, after the warm-up rounds (first connections, caches, JIT). */
 const ROUNDS = 100;
@@ -364,7 +365,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
           if (response.statusCode !== 200) throw new Error(`the webhook answered ${response.statusCode}: ${response.body}`);
         };
       } else {
-        const tick = handlers.tick.buildHandler({ policy, store: w.store, queue: w.queue, clock, metrics: new CloudWatchMetricSource(w.clients.cloudWatch) });
+        const tick = handlers.tick.buildHandler({ policy, store: w.store, ticks: new MemoryTickRecordStore(), queue: w.queue, clock, metrics: new CloudWatchMetricSource(w.clients.cloudWatch) });
         trigger = async (i) => {
           if (i > 0) manual.advance(60);
           const { queued } = (await tick({}, lambdaContext('schedule-tick'))) as { queued: string[] };

@@ -13,6 +13,7 @@ import { renderKubernetesRbac } from '../shared/render/kubernetesRbac.ts';
 import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 import { backtest, diff } from './commands/backtest.ts';
 import { simulate } from './commands/simulate.ts';
+import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../shared/render/prometheusScrape.ts';
 
 const USAGE = `Usage:
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
@@ -26,7 +27,10 @@ const USAGE = `Usage:
   gpu-autoscaler validate [policy.yaml]
       Checks a policy file and exits non-zero with every problem found.
   gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
+                        [--status-url URL] [--status-credentials-file PATH]
       Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml, the
+      scrape job for the scaler's own series (GET /metrics on --status-url, with the read-only token in
+      --status-credentials-file) to <out>/prometheus/gpu-autoscaler.scrape.yml, the
       Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
       Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
       cluster, rbac.<cluster>.yaml, when the policy has several).
@@ -111,6 +115,7 @@ const start = async (args: string[]): Promise<void> => {
   print(`  policy ${values.policy}, state in ${stateDir}/, simulated cluster, clock x${speed} from ${startAt.toISOString()}`);
   print(`  webhook   curl -s -XPOST ${url}/webhook -H 'content-type: application/json' -d @events/alertmanager/llm-queue-firing.json`);
   print(`  status    curl -s ${url}/status`);
+  print(`  metrics   curl -s ${url}/metrics         (Prometheus)`);
   print(`  emergency curl -s -XPOST ${url}/emergency -d '{"action":"double","target":"api","reason":"INC-1","actor":"$USER"}'`);
   if (!values.token) {
     process.stderr.write(
@@ -142,16 +147,24 @@ const render = async (args: string[]): Promise<void> => {
       out: { type: 'string', default: 'infra' },
       'webhook-url': { type: 'string', default: EXAMPLE_RECEIVER.webhookUrl },
       'credentials-file': { type: 'string', default: EXAMPLE_RECEIVER.credentialsFile },
+      'status-url': { type: 'string', default: EXAMPLE_STATUS.statusUrl },
+      'status-credentials-file': { type: 'string', default: EXAMPLE_STATUS.credentialsFile },
     },
   });
   const webhookUrl = values['webhook-url'];
-  if (!URL.canParse(webhookUrl)) {
-    process.stderr.write(`--webhook-url must be an absolute URL, got "${webhookUrl}"\n${USAGE}`);
+  const statusUrl = values['status-url'];
+  for (const [flag, url] of [['--webhook-url', webhookUrl], ['--status-url', statusUrl]]) {
+    if (URL.canParse(url ?? '')) continue;
+    process.stderr.write(`${flag} must be an absolute URL, got "${url}"\n${USAGE}`);
     process.exit(2);
   }
   const policy = load(values.policy);
   const files = [
     { path: join(values.out, 'prometheus', 'gpu-autoscaler.rules.yml'), text: renderPrometheusRules(policy, { source: values.policy }) },
+    {
+      path: join(values.out, 'prometheus', 'gpu-autoscaler.scrape.yml'),
+      text: renderPrometheusScrapeConfig({ source: values.policy, statusUrl, credentialsFile: values['status-credentials-file'] }),
+    },
     {
       path: join(values.out, 'alertmanager', 'gpu-autoscaler.yml'),
       text: renderAlertmanagerConfig(policy, { source: values.policy, webhookUrl, credentialsFile: values['credentials-file'] }),

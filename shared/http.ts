@@ -4,16 +4,19 @@ import { BadRequestError, QueueUnavailableError } from './errors.ts';
 /** Alertmanager batches alerts per group; thousands of alerts stay well under this. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-export interface HttpResult {
+export interface JsonResult {
   statusCode: number;
   body: Record<string, unknown>;
 }
+
+/** An answer as JSON, or as text of its own type (the Prometheus exposition). */
+export type HttpResult = JsonResult | { statusCode: number; text: string; contentType: string };
 
 /**
  * Maps an error to the answer Alertmanager acts on: 4xx is never retried (the request is
  * wrong), 5xx is retried (we could not queue; nothing was acknowledged).
  */
-export const errorResult = (error: unknown): HttpResult => {
+export const errorResult = (error: unknown): JsonResult => {
   if (error instanceof BadRequestError) {
     return {
       statusCode: error.statusCode,

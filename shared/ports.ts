@@ -3,6 +3,7 @@ import type { Intent } from './domain/intent.ts';
 import type { Series } from './domain/metrics.ts';
 import type { MetricRule, NodeGroupTarget, WorkloadTarget } from './domain/policy.ts';
 import type { TargetState } from './domain/state.ts';
+import type { TickRecord } from './domain/tickRecord.ts';
 
 /**
  * State documents by target, as read. A document that cannot be read is not an error for the
@@ -19,6 +20,12 @@ export interface StateStore {
   list(): Promise<StateRead>;
   /** Only the scaling worker calls this (one writer per target). */
   put(state: TargetState): Promise<void>;
+}
+
+/** The tick's own document: its counters and what it last read. Only the tick writes it. */
+export interface TickRecordStore {
+  get(): Promise<TickRecord | undefined>;
+  put(record: TickRecord): Promise<void>;
 }
 
 /** The FIFO queue between producers and the worker: group = target, deduplication id = intent id. */

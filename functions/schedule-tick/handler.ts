@@ -7,19 +7,23 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 import { fifoGroupOf } from '../../shared/app/gpuView.ts';
+import { recordTick } from '../../shared/app/prometheus.ts';
 import { tick, type TickSummary } from '../../shared/app/tick.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
+import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock } from '../../shared/ports.ts';
+import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 
 export interface TickDeps {
   policy: Policy;
   store: StateStore;
+  /** The tick's own document: the Prometheus counters, which must outlive this instance. */
+  ticks: TickRecordStore;
   queue: IntentQueue;
   clock: Clock;
   metrics: MetricSource;
@@ -50,7 +54,9 @@ export const buildHandler = (deps: TickDeps) =>
     .handler(async () => {
       const started = performance.now();
       const summary = await tick(deps.policy, deps);
-      emitHeartbeat(summary, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      emitHeartbeat(summary, seconds);
+      await recordTick(summary, seconds, deps);
       if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
       for (const [target, problem] of Object.entries(summary.unreadable)) {
         logger.error('state document cannot be read; the target holds until an operator command overwrites it', { target, problem });
@@ -64,10 +70,12 @@ export const buildHandler = (deps: TickDeps) =>
 const config = readConfig();
 
 const policy = loadPolicyFile(config.POLICY_PATH);
+const ssm = new SSMClient(AWS_CLIENT_OPTIONS);
 
 export const handler = buildHandler({
   policy,
-  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
+  store: new SsmStateStore(ssm, config.STATE_PREFIX),
+  ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   clock: systemClock,
   metrics: new CloudWatchMetricSource(new CloudWatchClient(AWS_CLIENT_OPTIONS)),

@@ -60,6 +60,12 @@ export const matcherSchema = z.string().transform((text, ctx) => {
 });
 export type Matcher = z.infer<typeof matcherSchema>;
 
+/** A Prometheus metric name the policy gives a value of its own (a target's size, a metric rule's reading). */
+const gaugeNameSchema = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a Prometheus metric name such as scaling_oms_replicas');
+
+/** The series the scaler exposes whatever the policy says; a `gauge` cannot take their names. */
+export const OWN_SERIES = ['scaling_replicas', 'scaling_gpu_nodes', 'scaling_evaluations_total', 'scaling_evaluation_duration_seconds'] as const;
+
 const targetCommon = {
   id: idSchema,
   min: replicasSchema,
@@ -72,6 +78,8 @@ const targetCommon = {
   scaleDownDelay: durationSchema.optional(),
   /** What to do when the live size differs from what the scaler last set. */
   onDrift: z.enum(['adopt', 'restore']).default('adopt'),
+  /** Also expose the target's size under this name, besides scaling_replicas (the runbook's scaling_oms_replicas). */
+  gauge: gaugeNameSchema.optional(),
   description: z.string().optional(),
 };
 
@@ -195,7 +203,7 @@ export const metricRuleSchema = z
     cooldown: durationSchema.optional(),
     priority: z.enum(PRIORITIES).optional(),
     /** Also report the value as this heartbeat metric (e.g. scaling_pending_training_jobs). */
-    gauge: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+    gauge: gaugeNameSchema.optional(),
     description: z.string().optional(),
   })
   .superRefine((rule, ctx) => {
@@ -323,6 +331,17 @@ export const policySchema = z
     });
     unique('vetoes');
     unique('schedules');
+
+    // One name, one value: Prometheus would refuse an exposition with two series of one name.
+    const gauges = new Map<string, string>();
+    const claimGauge = (gauge: string | undefined, owner: string, path: (string | number)[]) => {
+      if (gauge === undefined) return;
+      const taken = (OWN_SERIES as readonly string[]).includes(gauge) ? 'the scaler itself' : gauges.get(gauge);
+      if (taken !== undefined) ctx.addIssue({ code: 'custom', path, message: `gauge "${gauge}" is already exposed by ${taken}` });
+      else gauges.set(gauge, owner);
+    };
+    policy.targets.forEach((target, index) => claimGauge(target.gauge, `target "${target.id}"`, ['targets', index, 'gauge']));
+    policy.metricRules.forEach((rule, index) => claimGauge(rule.gauge, `metric rule "${rule.id}"`, ['metricRules', index, 'gauge']));
 
     policy.targets.forEach((target, index) => {
       if (target.min > target.max) {

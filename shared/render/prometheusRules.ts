@@ -24,6 +24,8 @@ const STALL_FOR = '5m';
 const IDLE_SLACK_SECONDS = 600;
 // A pool without `idleAfter` never shrinks by itself; the runbook files an incident after an hour idle.
 const DEFAULT_IDLE_AFTER_SECONDS = 3600;
+/** The runbook's gauge of waiting work; a metric rule's `gauge` supplies it. */
+const PENDING_JOBS = 'scaling_pending_training_jobs';
 
 export interface RenderOptions {
   /** Where the policy came from, named in the header. */
@@ -116,19 +118,24 @@ const fromVeto = (veto: Veto): RenderedRule | undefined => {
 const gpuPools = (policy: Policy): NodeGroupTarget[] =>
   policy.targets.filter((t): t is NodeGroupTarget => t.kind === 'eks-nodegroup' && t.gpusPerNode > 0);
 
-/** `scaling_gpu_pool_idle`: GPU nodes above the pools' minimum with no training job waiting, longer than the scaler should take to shrink them. */
-const gpuPoolIdleRule = (pools: readonly NodeGroupTarget[]): RenderedRule => {
-  const floor = pools.reduce((sum, pool) => sum + pool.min, 0);
+/**
+ * `scaling_gpu_pool_idle`, one alert per pool (its `pool` label): GPU nodes above the pool's
+ * minimum with no training job waiting, for longer than the scaler should take to shrink them.
+ * Without a metric rule that reads the pending jobs, nodes above the minimum are enough.
+ */
+const gpuPoolIdleRule = (policy: Policy, pools: readonly NodeGroupTarget[]): RenderedRule => {
   const idleAfter = Math.max(...pools.map((pool) => pool.idleAfter ?? DEFAULT_IDLE_AFTER_SECONDS));
   const holdFor = formatDuration(idleAfter + IDLE_SLACK_SECONDS);
+  const aboveMin = pools.map((pool) => `scaling_gpu_nodes{pool="${pool.id}"} > ${pool.min}`).join(' or ');
+  const pending = policy.metricRules.some((rule) => rule.gauge === PENDING_JOBS);
   return {
     rule: {
       alert: SELF_ALERTS.gpuPoolIdle,
-      expr: `sum(scaling_gpu_nodes) > ${floor} and on() sum(scaling_pending_training_jobs) == 0`,
+      expr: pending ? `(${aboveMin}) and on() sum(${PENDING_JOBS}) == 0` : aboveMin,
       for: holdFor,
       labels: { severity: 'warning' },
       annotations: {
-        summary: `GPU nodes above the pools' minimum of ${floor} with no pending training job for ${holdFor}`,
+        summary: `GPU pool {{ $labels.pool }} has {{ $value }} nodes, above its minimum${pending ? ', with no pending training job' : ''}, for ${holdFor}`,
         description:
           'The scaler should have shrunk the pool after idleAfter. Compare scaling_gpu_nodes with the node group, ' +
           'then run the emergency deprovisionPool command if it is still up.',
@@ -160,7 +167,7 @@ const ruleGroups = (policy: Policy): RuleGroup[] => {
   }));
   const vetoes = { name: `${GROUP_PREFIX}.vetoes`, rules: policy.vetoes.flatMap((v) => fromVeto(v) ?? []) };
   const pools = gpuPools(policy);
-  const self = { name: `${GROUP_PREFIX}.self`, rules: [...(pools.length > 0 ? [gpuPoolIdleRule(pools)] : []), evaluationsStalledRule()] };
+  const self = { name: `${GROUP_PREFIX}.self`, rules: [...(pools.length > 0 ? [gpuPoolIdleRule(policy, pools)] : []), evaluationsStalledRule()] };
   return [...byTarget, vetoes, self].filter((group) => group.rules.length > 0);
 };
 

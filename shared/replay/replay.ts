@@ -149,7 +149,7 @@ export const replay = async (policy: Policy, options: ReplayOptions): Promise<Re
     if (notice && notice.at <= next) {
       clock.set(notice.at);
       const answer = await autoscaler.handle('POST', '/webhook', {}, JSON.stringify(notice.payload));
-      if (answer.statusCode !== 200) throw new ReplayError(`the webhook answered ${answer.statusCode} to the notice of ${new Date(notice.at).toISOString()}: ${JSON.stringify(answer.body)}`);
+      if (answer.statusCode !== 200) throw new ReplayError(`the webhook answered ${answer.statusCode} to the notice of ${new Date(notice.at).toISOString()}: ${'body' in answer ? JSON.stringify(answer.body) : answer.text}`);
       collect();
       n += 1;
       continue;

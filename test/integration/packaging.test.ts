@@ -153,12 +153,12 @@ const NEVER_SENT: Record<string, { actions: string[]; why: string }> = {
     actions: ['ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:PutParameter'],
     why: "Powertools' SSMProvider: the token is read with getParameter, never getMultiple, getParametersByName or set",
   },
-  'schedule-tick': { actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:PutParameter'], why: 'SsmStateStore: the tick reads every state with list(), and never writes' },
+  'schedule-tick': { actions: ['ssm:GetParameters'], why: 'SsmStateStore: the tick reads every state with list(); it gets and puts only its own document' },
   'scaling-worker': { actions: ['ssm:GetParameter', 'ssm:GetParametersByPath'], why: 'SsmStateStore: the worker reads with getMany() and writes with put()' },
   emergency: { actions: ['ssm:GetParameter', 'ssm:GetParametersByPath', 'ssm:PutParameter'], why: 'SsmStateStore: emergency watches states with getMany(), and never writes' },
   status: {
     actions: ['ssm:GetParameters', 'ssm:PutParameter'],
-    why: 'SsmStateStore: status reads with list(), never writes; the token comes from getParameter',
+    why: 'SsmStateStore and SsmTickRecordStore: status reads with list() and get(), never writes; the token comes from getParameter',
   },
 };
 
@@ -198,10 +198,12 @@ const SCOPES: Record<string, (name: string) => string[]> = {
   'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
   'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
   'sqs:GetQueueAttributes': () => ['IntentQueue.Arn'],
-  // Each of the webhook and status reads its own token, never the other's.
-  'ssm:GetParameter': (name) => [parameter(name === 'status' ? '/status-token' : '/webhook-token')],
+  // Each of the webhook and status reads its own token, never the other's; status and the tick read the tick's document.
+  'ssm:GetParameter': (name) =>
+    ({ status: [parameter('/status-token'), parameter('/tick')], 'schedule-tick': [parameter('/tick')] })[name] ?? [parameter('/webhook-token')],
   'ssm:GetParameters': () => [parameter('/targets/*')],
-  'ssm:PutParameter': () => [parameter('/targets/*')],
+  // The worker writes target states, the tick its own document.
+  'ssm:PutParameter': (name) => [parameter(name === 'schedule-tick' ? '/tick' : '/targets/*')],
   // Authorised against the path the store asks for, `<prefix>/targets/`.
   'ssm:GetParametersByPath': () => [parameter('/targets'), parameter('/targets/*')],
   'events:PutEvents': () => ['AuditEventBus.Arn'],
@@ -383,10 +385,14 @@ describe('The deployable service (serverless.yml)', () => {
 
   it('makes the worker the only writer of target state', () => {
     // Act
-    const writers = functions.filter((name) => statementsOf(template, name).some((s) => list(s.Action).includes('ssm:PutParameter')));
+    const writers = (path: string) =>
+      functions.filter((name) =>
+        statementsOf(template, name).some((s) => list(s.Action).includes('ssm:PutParameter') && list(s.Resource).map(referenceText).includes(parameter(path))),
+      );
 
-    // Assess
-    expect(writers).toEqual(['scaling-worker']);
+    // Assess: and the tick the only writer of its own document
+    expect(writers('/targets/*')).toEqual(['scaling-worker']);
+    expect(writers('/tick')).toEqual(['schedule-tick']);
   });
 
   it('queues intents on a FIFO queue deduplicated by intent id, with a FIFO dead-letter queue', () => {

@@ -7,6 +7,7 @@ import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { EXAMPLE_RECEIVER, RECEIVER, renderAlertmanagerConfig } from '../../shared/render/alertmanagerConfig.ts';
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../shared/render/kubernetesRbac.ts';
 import { type PrometheusRule, renderPrometheusRules, SELF_ALERTS, TARGET_LABEL } from '../../shared/render/prometheusRules.ts';
+import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../../shared/render/prometheusScrape.ts';
 
 const shipped = loadPolicyFile('policy.yaml');
 const receiver = { source: 'policy.yaml', ...EXAMPLE_RECEIVER };
@@ -56,7 +57,7 @@ describe('Function: renderPrometheusRules', () => {
     {
       seed: 'GPU pool idle: above the pool minimum with no pending job, longer than idleAfter (1h) and slack',
       alert: SELF_ALERTS.gpuPoolIdle,
-      expected: { expr: 'sum(scaling_gpu_nodes) > 1 and on() sum(scaling_pending_training_jobs) == 0', for: '70m', labels: { severity: 'warning' } },
+      expected: { expr: '(scaling_gpu_nodes{pool="gpu-pool"} > 1 or scaling_gpu_nodes{pool="hsof-gpu-nodes"} > 2) and on() sum(scaling_pending_training_jobs) == 0', for: '70m', labels: { severity: 'warning' } },
     },
     {
       seed: 'evaluations stalled: no tick for ten minutes',
@@ -239,21 +240,25 @@ describe('Function: renderKubernetesRbac', () => {
     const files = renderKubernetesRbac(shipped, { source: 'policy.yaml' });
 
     // Assess
-    expect(files.map((f) => [f.cluster, f.fileName])).toEqual([['tensafe-prod', 'rbac.yaml']]);
+    expect(files.map((f) => [f.cluster, f.fileName])).toEqual([
+      ['tensafe-prod', 'rbac.tensafe-prod.yaml'],
+      ['hsof-cluster', 'rbac.hsof-cluster.yaml'],
+    ]);
     expect(grants(files[0]?.text ?? '')).toEqual({
       ml: ['get,patch deployments/scale [app, worker-llm, worker-rl]', 'list horizontalpodautoscalers'],
       tensafe: ['get,patch deployments/scale [tensafe-server, tensafe-training-worker]', 'list horizontalpodautoscalers'],
-      hsof: ['get,patch horizontalpodautoscalers [hsof-main]'],
+      'medical-kg': ['get,patch deployments/scale [docling-vlm-service, embedding-service, gpu-management-service, reranking-service]', 'list horizontalpodautoscalers'],
     });
+    expect(grants(files[1]?.text ?? '')).toEqual({ hsof: ['get,patch horizontalpodautoscalers [hsof-main]'] });
   });
 
   it('binds each Role to the scaler user alone, in its own namespace', () => {
     // Act
-    const objects = rbacObjects(renderKubernetesRbac(shipped, { source: 'policy.yaml' })[0]?.text ?? '');
+    const objects = renderKubernetesRbac(shipped, { source: 'policy.yaml' }).flatMap((f) => rbacObjects(f.text));
 
     // Assess
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual(
-      ['ml', 'tensafe', 'hsof'].flatMap((ns) => [`Role/${ns}/${KUBERNETES_USER}`, `RoleBinding/${ns}/${KUBERNETES_USER}`]),
+      ['ml', 'tensafe', 'medical-kg', 'hsof'].flatMap((ns) => [`Role/${ns}/${KUBERNETES_USER}`, `RoleBinding/${ns}/${KUBERNETES_USER}`]),
     );
     for (const binding of objects.filter((o) => o.kind === 'RoleBinding')) {
       expect(binding).toMatchObject({ subjects: [{ kind: 'User', name: KUBERNETES_USER }], roleRef: { kind: 'Role', name: KUBERNETES_USER } });
@@ -262,7 +267,9 @@ describe('Function: renderKubernetesRbac', () => {
 
   it('names every workload of the policy in its namespace, and writes no rule that changes an object it does not name', () => {
     // Act
-    const roles = rbacObjects(renderKubernetesRbac(shipped, { source: 'policy.yaml' })[0]?.text ?? '').filter((o) => o.kind === 'Role');
+    const roles = renderKubernetesRbac(shipped, { source: 'policy.yaml' })
+      .flatMap((f) => rbacObjects(f.text))
+      .filter((o) => o.kind === 'Role');
     const named = roles.flatMap((role) => (role.rules ?? []).flatMap((r) => (r.resourceNames ?? []).map((name) => `${role.metadata.namespace}/${r.resources[0]}/${name}`)));
 
     // Assess
@@ -296,11 +303,56 @@ describe('Function: renderKubernetesRbac', () => {
   });
 });
 
+describe('Function: renderPrometheusScrapeConfig', () => {
+  it.each([
+    // status URL -> where Prometheus scrapes
+    { url: 'https://abc123.lambda-url.us-east-1.on.aws/', scheme: 'https', target: 'abc123.lambda-url.us-east-1.on.aws', path: '/metrics' },
+    { url: 'http://127.0.0.1:8080', scheme: 'http', target: '127.0.0.1:8080', path: '/metrics' },
+    { url: 'https://internal.example.com/scaler/', scheme: 'https', target: 'internal.example.com', path: '/scaler/metrics' },
+  ])('scrapes $url at $scheme://$target$path with the read-only token', ({ url, scheme, target, path }) => {
+    // Act
+    const config = parse(renderPrometheusScrapeConfig({ source: 'policy.yaml', statusUrl: url, credentialsFile: '/run/secrets/status' })) as {
+      scrape_configs: Record<string, unknown>[];
+    };
+
+    // Assess
+    expect(config.scrape_configs).toEqual([
+      {
+        job_name: 'gpu-autoscaler',
+        scheme,
+        metrics_path: path,
+        scrape_interval: '1m',
+        scrape_timeout: '10s',
+        authorization: { type: 'Bearer', credentials_file: '/run/secrets/status' },
+        static_configs: [{ targets: [target] }],
+      },
+    ]);
+  });
+
+  it('reads one alert per pool above its own minimum', () => {
+    // Prepare: a second pool with a minimum of its own
+    const policy = policySchema.parse({
+      version: 1,
+      targets: [
+        { id: 'pool-a', kind: 'eks-nodegroup', cluster: 'a', nodegroup: 'gpu-a', min: 1, max: 4, gpusPerNode: 4, idleAfter: '30m' },
+        { id: 'pool-b', kind: 'eks-nodegroup', cluster: 'b', nodegroup: 'gpu-b', min: 2, max: 6, gpusPerNode: 8 },
+      ],
+    } satisfies PolicyInput);
+
+    // Act
+    const rule = rulesOf(renderPrometheusRules(policy, { source: 'test.yaml' })).find((r) => r.alert === SELF_ALERTS.gpuPoolIdle);
+
+    // Assess: no metric rule reads pending jobs, so nodes above the minimum are the condition; the longest idleAfter holds
+    expect(rule).toMatchObject({ expr: 'scaling_gpu_nodes{pool="pool-a"} > 1 or scaling_gpu_nodes{pool="pool-b"} > 2', for: '70m' });
+  });
+});
+
 describe('Command: npm run render', () => {
   it.each([
-    { file: 'infra/k8s/rbac.yaml', render: () => renderKubernetesRbac(shipped, { source: 'policy.yaml' }).find((f) => f.fileName === 'rbac.yaml')?.text },
+    ...renderKubernetesRbac(shipped, { source: 'policy.yaml' }).map((f) => ({ file: `infra/k8s/${f.fileName}`, render: () => f.text })),
     { file: 'infra/prometheus/gpu-autoscaler.rules.yml', render: () => renderPrometheusRules(shipped, { source: 'policy.yaml' }) },
     { file: 'infra/alertmanager/gpu-autoscaler.yml', render: () => renderAlertmanagerConfig(shipped, receiver) },
+    { file: 'infra/prometheus/gpu-autoscaler.scrape.yml', render: () => renderPrometheusScrapeConfig({ source: 'policy.yaml', ...EXAMPLE_STATUS }) },
   ])('committed $file is what rendering the shipped policy writes', ({ file, render }) => {
     // Act
     const committed = readFileSync(file, 'utf8');

@@ -5,6 +5,7 @@ import { type Decision, describeDecision } from '../../domain/decision.ts';
 import type { Policy } from '../../domain/policy.ts';
 import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
 import { fifoGroupOf } from '../../app/gpuView.ts';
+import { prometheusExposition, recordTick } from '../../app/prometheus.ts';
 import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
 import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
@@ -14,6 +15,7 @@ import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../
 import type { Clock, EventSink, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
 import { MemoryMetricSource } from './memoryMetricSource.ts';
+import { MemoryTickRecordStore } from './memoryTickRecordStore.ts';
 import { DEFAULT_SIMULATION, SimulatedCluster, type SimulationOptions } from './simulatedCluster.ts';
 
 /** A datapoint for the local metric source, as PutMetricData would carry it. */
@@ -55,6 +57,8 @@ export class LocalAutoscaler {
   public readonly queue: MemoryFifoQueue;
   public readonly cluster: SimulatedCluster;
   public readonly metrics = new MemoryMetricSource();
+  /** The tick's counters and readings, which `GET /metrics` serves as in Lambda. */
+  public readonly ticks = new MemoryTickRecordStore();
   public readonly decisions: Decision[] = [];
   readonly #worker: ScalingWorker;
   #server?: Server;
@@ -98,7 +102,10 @@ export class LocalAutoscaler {
   }
 
   public async tick(): Promise<TickSummary> {
+    const started = performance.now();
     const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock, metrics: this.metrics });
+    // As the Lambda tick measures itself: its own evaluations, not the worker's run after them.
+    await recordTick(summary, (performance.now() - started) / 1000, { ticks: this.ticks });
     await this.drain();
     return summary;
   }
@@ -106,7 +113,8 @@ export class LocalAutoscaler {
   public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string): Promise<HttpResult> {
     try {
       if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
-      const isStatus = method === 'GET' && path === '/status';
+      // Both read only, with status's token (as the status function serves both).
+      const isStatus = method === 'GET' && (path === '/status' || path === '/metrics');
       const token = isStatus ? (this.options.statusToken ?? this.options.token) : this.options.token;
       if (token !== undefined && !bearerMatches(headers.authorization, token)) throw new BadRequestError('missing or wrong bearer token', 401);
       const { policy, clock, store } = this.options;
@@ -114,6 +122,10 @@ export class LocalAutoscaler {
         const summary = await receiveAlerts(policy, parseWebhookBody(body), { queue: this.queue, clock });
         await this.drain();
         return { statusCode: 200, body: { ...summary } };
+      }
+      if (method === 'GET' && path === '/metrics') {
+        const { contentType, text } = await prometheusExposition(policy, { store, ticks: this.ticks });
+        return { statusCode: 200, contentType, text };
       }
       if (isStatus) {
         return {
@@ -139,7 +151,7 @@ export class LocalAutoscaler {
         this.metrics.put(point.data, point.data.value, clock.now());
         return { statusCode: 200, body: { recorded: point.data, at: clock.now().toISOString() } };
       }
-      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, POST /emergency, POST /tick, POST /metrics`, 404);
+      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, GET /metrics, POST /emergency, POST /tick, POST /metrics`, 404);
     } catch (error) {
       const result = errorResult(error);
       if (result.statusCode >= 500) this.options.print(`${method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
@@ -202,6 +214,11 @@ export class LocalAutoscaler {
     const result = tooLarge
       ? errorResult(new BadRequestError(`body larger than ${MAX_BODY_BYTES} bytes`, 413))
       : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'));
+    if ('text' in result) {
+      res.writeHead(result.statusCode, { 'content-type': result.contentType });
+      res.end(result.text);
+      return;
+    }
     res.writeHead(result.statusCode, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify(result.body, null, 2)}\n`);
   }

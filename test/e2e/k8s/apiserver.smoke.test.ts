@@ -17,10 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
-const RBAC_YAML = join(dirname(fileURLToPath(import.meta.url)), '../../../infra/k8s/rbac.yaml');
+// The policy's first cluster holds `ml` and `tensafe`; hsof has a cluster of its own.
+const RBAC_YAML = join(dirname(fileURLToPath(import.meta.url)), '../../../infra/k8s/rbac.tensafe-prod.yaml');
+const HSOF_RBAC_YAML = join(dirname(fileURLToPath(import.meta.url)), '../../../infra/k8s/rbac.hsof-cluster.yaml');
 const BOUND_NS = 'ml';
 // The namespaces of the shipped policy's workloads, each with its own Role and RoleBinding.
-const POLICY_NS = [BOUND_NS, 'tensafe', 'hsof'];
+const POLICY_NS = [BOUND_NS, 'tensafe', 'medical-kg', 'hsof'];
 const UNBOUND_NS = 'other';
 // A Deployment the policy names in `ml` only, and an HPA of the same name, created in every namespace.
 const NAME = 'worker-llm';
@@ -95,7 +97,7 @@ describe('kube-apiserver with the scaler RBAC', () => {
       await admin.core.createNamespace({ body: { metadata: { name: namespace } } });
     }
     const objects = KubernetesObjectApi.makeApiClient(adminKc);
-    const docs: KubernetesObject[] = loadAllYaml(await readFile(RBAC_YAML, 'utf8'));
+    const docs: KubernetesObject[] = [...loadAllYaml(await readFile(RBAC_YAML, 'utf8')), ...loadAllYaml(await readFile(HSOF_RBAC_YAML, 'utf8'))];
     expect(docs.map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual(
       POLICY_NS.flatMap((namespace) => [`Role/${namespace}`, `RoleBinding/${namespace}`]),
     );

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
@@ -35,9 +36,15 @@ import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
 const SHIPPED = readFileSync('policy.yaml', 'utf8');
-/** The committed file, rendered from the shipped policy: what an operator applies. */
-const RBAC = readFileSync('infra/k8s/rbac.yaml', 'utf8');
-const NAMESPACES = ['ml', 'tensafe', 'hsof', 'other'];
+/**
+ * The committed files, rendered from the shipped policy: what an operator applies, one per
+ * cluster. This one API server stands for every cluster; their namespaces do not overlap.
+ */
+const RBAC = readdirSync('infra/k8s')
+  .filter((name) => /^rbac\..+\.yaml$/.test(name))
+  .map((name) => readFileSync(join('infra/k8s', name), 'utf8'))
+  .join('\n---\n');
+const NAMESPACES = ['ml', 'tensafe', 'hsof', 'medical-kg', 'other'];
 
 /** The shipped policy, changed the way a user would edit policy.yaml. */
 const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
@@ -411,7 +418,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
         (error: unknown) => (error instanceof ApiException ? error.code : Promise.reject(error)),
       );
     // A policy that names the Deployment, run against the RBAC rendered from the shipped one
-    const target = { id: 'unlisted', kind: 'deployment' as const, namespace: 'ml', name: 'unlisted', min: 1, max: 4 };
+    const target = { id: 'unlisted', kind: 'deployment' as const, cluster: 'tensafe-prod', namespace: 'ml', name: 'unlisted', min: 1, max: 4 };
     const policy = policyWith((document) => {
       document.targets.push(target);
     });
@@ -434,7 +441,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     {
       case: 'a namespace the RBAC does not cover',
       rbac: 'committed' as const,
-      target: { id: 'other-app', kind: 'deployment' as const, namespace: 'other', name: 'app', min: 1, max: 4 },
+      target: { id: 'other-app', kind: 'deployment' as const, cluster: 'tensafe-prod', namespace: 'other', name: 'app', min: 1, max: 4 },
       message:
         'target "other-app": forbidden (403): Kubernetes user "gpu-autoscaler" may not get deployments/scale "app" in namespace "other"; ' +
         'render infra/k8s/rbac.yaml from this policy (npm run render) and apply it: its Role in namespace "other" names each Deployment and HPA the policy scales there',
@@ -442,19 +449,19 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     {
       case: 'a Deployment that does not exist',
       rbac: 'rendered' as const,
-      target: { id: 'ghost', kind: 'deployment' as const, namespace: 'ml', name: 'ghost', min: 1, max: 4 },
+      target: { id: 'ghost', kind: 'deployment' as const, cluster: 'tensafe-prod', namespace: 'ml', name: 'ghost', min: 1, max: 4 },
       message: 'target "ghost": Deployment ml/ghost not found (404)',
     },
     {
       case: 'an HPA that does not exist',
       rbac: 'rendered' as const,
-      target: { id: 'ghost-hpa', kind: 'hpa' as const, namespace: 'hsof', name: 'ghost', min: 1, max: 4 },
+      target: { id: 'ghost-hpa', kind: 'hpa' as const, cluster: 'tensafe-prod', namespace: 'hsof', name: 'ghost', min: 1, max: 4 },
       message: 'target "ghost-hpa": HorizontalPodAutoscaler hsof/ghost not found (404)',
     },
     {
       case: 'a Deployment an HPA scales, declared as a deployment target',
       rbac: 'rendered' as const,
-      target: { id: 'batch', kind: 'deployment' as const, namespace: 'ml', name: 'batch', min: 1, max: 4 },
+      target: { id: 'batch', kind: 'deployment' as const, cluster: 'tensafe-prod', namespace: 'ml', name: 'batch', min: 1, max: 4 },
       message:
         'target "batch": Deployment ml/batch is scaled by HorizontalPodAutoscaler ml/batch-hpa, which would undo every change to its replicas; ' +
         "declare the target as kind: hpa with name: batch-hpa, so the scaler moves the HPA's minReplicas instead",

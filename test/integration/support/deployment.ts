@@ -7,6 +7,7 @@ import { EventBridgeSink } from '../../../shared/adapters/aws/eventBridgeSink.ts
 import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
+import { SsmTickRecordStore } from '../../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { ssmToken } from '../../../shared/adapters/aws/webhookToken.ts';
 import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
 import type { Policy } from '../../../shared/domain/policy.ts';
@@ -67,12 +68,13 @@ export const deploy = async (
       return ssmStore.put(state);
     },
   };
+  const ticks = new SsmTickRecordStore(clients.ssm, prefix);
   const queue = new SqsIntentQueue(clients.sqs, queueUrl, fifoGroupOf(policy));
   const cluster_ = new SimulatedCluster(policy, clock);
   const workerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads: cluster_, events: new EventBridgeSink(clients.events, 'default'), clock };
   const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(tokenName) });
   const worker = handlers.worker.buildHandler(policy, workerDeps) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
-  const tick = handlers.tick.buildHandler({ policy, store, queue, clock, metrics: new CloudWatchMetricSource(clients.cloudWatch) });
+  const tick = handlers.tick.buildHandler({ policy, store, ticks, queue, clock, metrics: new CloudWatchMetricSource(clients.cloudWatch) });
   const pump = () => pumpQueue(clients.sqs, queueUrl, worker);
   const emergency = handlers.emergency.buildHandler(policy, {
     queue, store, clock, timeoutMs: 10_000, pollMs: 0,
@@ -101,9 +103,10 @@ export const deploy = async (
       failWrite = which;
     },
     workloads: cluster_,
-    status: async (headers: Record<string, string>) =>
-      (await handlers.status.buildHandler({ policy, store: ssmStore, clock, token: ssmToken(statusTokenName) })(
-        functionUrlEvent(undefined, headers, 'GET'),
+    /** A status request through its Function URL, on a fresh instance (a cold start): `path` `/metrics` for Prometheus. */
+    status: async (headers: Record<string, string>, path = '/') =>
+      (await handlers.status.buildHandler({ policy, store: ssmStore, ticks: new SsmTickRecordStore(clients.ssm, prefix), clock, token: ssmToken(statusTokenName) })(
+        functionUrlEvent(undefined, headers, 'GET', path),
         lambdaContext('status'),
       )) as APIGatewayProxyStructuredResultV2,
   };

@@ -222,6 +222,8 @@ export interface PrometheusOptions {
   readonly rulesYaml: string;
   /** `host:port` or full URLs (`http://127.0.0.1:1234/metrics`) of exporters to scrape. */
   readonly scrapeTargets: readonly string[];
+  /** Whole scrape jobs besides, e.g. the one `npm run render` writes (with its bearer credentials file). */
+  readonly scrapeJobs?: readonly ScrapeJob[];
   /** Alertmanager base URLs, e.g. `http://127.0.0.1:9093`. */
   readonly alertmanagerUrls: readonly string[];
   /** Global rule evaluation interval; `1s` lets a `for: 2s` alert fire within a few seconds. */
@@ -231,6 +233,16 @@ export interface PrometheusOptions {
   /** How often Prometheus re-sends a still-firing alert (`--rules.alert.resend-delay`, Prometheus default 1m). */
   readonly resendDelay?: string;
 }
+
+/** A `scrape_configs` entry as prometheus.yml holds it. */
+export interface ScrapeJob {
+  readonly job_name: string;
+  readonly static_configs: readonly { readonly targets: readonly string[] }[];
+  readonly [setting: string]: unknown;
+}
+
+const scrapeTargetCount = (options: PrometheusOptions): number =>
+  options.scrapeTargets.length + (options.scrapeJobs ?? []).flatMap((job) => job.static_configs.flatMap((c) => c.targets)).length;
 
 export interface PrometheusAlert {
   readonly labels: Record<string, string>;
@@ -289,12 +301,15 @@ const prometheusConfig = (options: PrometheusOptions, rulesFile: string): string
       evaluation_interval: evaluationInterval,
     },
     rule_files: [rulesFile],
-    scrape_configs: scrapeGroups.map((group, index) => ({
-      job_name: index === 0 ? 'e2e' : `e2e-${index}`,
-      scheme: group.scheme,
-      metrics_path: group.path,
-      static_configs: [{ targets: group.targets }],
-    })),
+    scrape_configs: [
+      ...scrapeGroups.map((group, index) => ({
+        job_name: index === 0 ? 'e2e' : `e2e-${index}`,
+        scheme: group.scheme,
+        metrics_path: group.path,
+        static_configs: [{ targets: group.targets }],
+      })),
+      ...(options.scrapeJobs ?? []),
+    ],
     alerting: {
       alertmanagers: amGroups.map((group) => ({
         api_version: 'v2',
@@ -334,7 +349,7 @@ const waitForDiscovery = async (url: string, options: PrometheusOptions): Promis
     async () => {
       const managers = dataField(await getJson(`${url}/api/v1/alertmanagers`), 'activeAlertmanagers');
       const targets = dataField(await getJson(`${url}/api/v1/targets?state=active`), 'activeTargets');
-      return managers.length >= options.alertmanagerUrls.length && targets.length >= options.scrapeTargets.length ? true : undefined;
+      return managers.length >= options.alertmanagerUrls.length && targets.length >= scrapeTargetCount(options) ? true : undefined;
     },
     { timeoutMs: 30_000, what: `Prometheus at ${url} to discover its scrape targets and Alertmanagers` },
   );
@@ -536,6 +551,16 @@ const checkWithTool = async (tool: 'promtool' | 'amtool', args: readonly string[
 
 /** `promtool check rules` on the given rule file contents. */
 export const checkRules = (rulesYaml: string): Promise<CheckResult> => checkWithTool('promtool', ['check', 'rules'], 'rules.yml', rulesYaml);
+
+/** `promtool check config` on a Prometheus configuration (a rendered scrape job, say). */
+export const checkPrometheusConfig = (configYaml: string): Promise<CheckResult> => checkWithTool('promtool', ['check', 'config'], 'prometheus.yml', configYaml);
+
+/** `promtool check metrics`: the exposition's format, and Prometheus's naming conventions (it reads standard input). */
+export const checkMetrics = async (exposition: string): Promise<CheckResult> => {
+  const { promtool } = await ensureBinaries();
+  const result = await run(promtool, ['check', 'metrics'], { timeoutMs: 30_000, input: exposition });
+  return { ok: result.code === 0, output: result.output };
+};
 
 /** `amtool check-config` on the given Alertmanager configuration. */
 export const checkAlertmanagerConfig = (configYaml: string): Promise<CheckResult> =>

@@ -79,10 +79,11 @@ interface RunResult {
 export const run = (
   command: string,
   args: readonly string[],
-  options: { timeoutMs: number; env?: NodeJS.ProcessEnv },
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; input?: string },
 ): Promise<RunResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(options.input ?? '');
     let output = '';
     const append = (chunk: Buffer): void => {
       output += chunk.toString('utf8');

@@ -28,8 +28,8 @@ export const serveLambdaWebhook = async (functionName: string, handler: Function
       const event = { ...functionUrlEvent(body, headers, request.method ?? 'GET', url.pathname), rawQueryString: url.search.replace(/^\?/, '') };
       void handler(event, lambdaContext(functionName))
         .then((result) => {
-          const { statusCode = 200, body: answer = '' } = result as APIGatewayProxyStructuredResultV2;
-          response.writeHead(statusCode, { 'content-type': 'application/json' }).end(answer);
+          const { statusCode = 200, headers = {}, body: answer = '' } = result as APIGatewayProxyStructuredResultV2;
+          response.writeHead(statusCode, { 'content-type': 'application/json', ...headers }).end(answer);
         })
         .catch(() => response.writeHead(500).end());
     });

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/**
+ * One sample of a counter or histogram as prom-client's `getMetricsAsJSON()` gives it: the
+ * histogram's `_bucket` (with `le`), `_sum` and `_count` lines each carry their `metricName`.
+ */
+const sampleSchema = z.object({
+  value: z.number(),
+  labels: z.record(z.string(), z.union([z.string(), z.number()])),
+  metricName: z.string().optional(),
+});
+
+/** A counter or histogram, summed over every tick: what Prometheus sees as one series family. */
+export const counterSeriesSchema = z.object({
+  name: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+  help: z.string(),
+  type: z.enum(['counter', 'histogram']),
+  aggregator: z.literal('sum'),
+  values: z.array(sampleSchema).max(32),
+});
+
+/**
+ * The minute tick's own document (`<prefix>/tick` in SSM), beside the targets' and written only
+ * by the tick: the counters Prometheus reads live here, so that a cold start never resets them,
+ * with what the last tick read that no target state holds.
+ */
+export const tickRecordSchema = z.strictObject({
+  version: z.literal(1),
+  /** When the last tick finished its evaluations. */
+  at: z.iso.datetime({ offset: true }),
+  /** The values of the metric rules' `gauge`s that tick read, e.g. scaling_pending_training_jobs. */
+  gauges: z.record(z.string(), z.number()),
+  /** scaling_evaluations_total and scaling_evaluation_duration_seconds since the first tick. */
+  counters: z.array(counterSeriesSchema).max(4),
+});
+
+export type CounterSeries = z.infer<typeof counterSeriesSchema>;
+export type TickRecord = z.infer<typeof tickRecordSchema>;
