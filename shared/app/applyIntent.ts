@@ -1,7 +1,7 @@
 import { type Decision, describeDecision } from '../domain/decision.ts';
 import { decide } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
-import type { Policy, Target } from '../domain/policy.ts';
+import { isShadow, type Policy, type Target } from '../domain/policy.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
@@ -33,14 +33,22 @@ export const applyIntent = async (
   const target = resolvePolicy(policy).target(intent.target);
   if (!target) throw new Error(`intent ${intent.id} names target "${intent.target}", which the policy does not have`);
   const states = await deps.store.getMany(stateIdsFor(target));
-  const observed = await currentSize(target, deps);
+  // --- shadow mode (policy `mode: shadow`) ---
+  // The live size is read once, to start from; after that it is not the recorded size by
+  // design, and must not read as drift. Follow-ups go only to targets in shadow too.
+  const shadow = isShadow(policy, target);
+  const observed = shadow && states.get(target.id)?.desired != null ? undefined : await currentSize(target, deps);
   const gpu = gpuViewFor(target, states);
-  const decision = decide(
+  const decided = decide(
     target,
     states.get(target.id),
-    { intent, observed, ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
+    { intent, ...(observed !== undefined ? { observed } : {}), ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
     deps.clock.now(),
   );
+  const decision = shadow
+    ? { ...decided, shadow: true as const, followUps: decided.followUps.filter((f) => isShadow(policy, resolvePolicy(policy).target(f.target) ?? {})) }
+    : decided;
+  // --- end shadow mode ---
   if (decision.verdict === 'scale') {
     if (decision.followUps.length > 0) {
       await deps.queue.send(
@@ -55,7 +63,9 @@ export const applyIntent = async (
         })),
       );
     }
-    if (target.kind === 'eks-nodegroup') await deps.nodeGroups.scaleTo(target, decision.to, intent.id);
+    if (shadow) {
+      // Recorded below as if applied; no scaling API is called.
+    } else if (target.kind === 'eks-nodegroup') await deps.nodeGroups.scaleTo(target, decision.to, intent.id);
     else await deps.workloads.scaleTo(target, decision.to, intent.id, { pin: decision.hpa === 'pin' });
   }
   await deps.store.put(decision.state);

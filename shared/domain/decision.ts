@@ -37,6 +37,8 @@ export interface Decision {
    * maxReplicas (an emergency size), `release` gives the HPA back its range.
    */
   hpa?: 'pin' | 'release';
+  /** The target is in shadow mode: decided and recorded, and no scaling API was called. */
+  shadow?: true;
 }
 
 /** The reason a decision is counted and shown by: what limited it, else what caused it. */
@@ -50,5 +52,5 @@ export const describeDecision = (d: Decision): string => {
   const headline = headlineOf(d);
   const arrow = d.verdict === 'scale' ? `${d.from} -> ${d.to}` : `${d.from} (${d.verdict})`;
   const cause = d.limitedBy && d.cause && headline?.code !== d.cause.code ? ` <- ${d.cause.code}: ${d.cause.message}` : '';
-  return `${d.target} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}${cause}`.trim();
+  return `${d.target}${d.shadow ? ' (shadow)' : ''} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}${cause}`.trim();
 };

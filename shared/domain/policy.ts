@@ -72,6 +72,8 @@ const targetCommon = {
   scaleDownDelay: durationSchema.optional(),
   /** What to do when the live size differs from what the scaler last set. */
   onDrift: z.enum(['adopt', 'restore']).default('adopt'),
+  /** Overrides `defaults.mode` for this target. */
+  mode: z.enum(['live', 'shadow']).optional(),
   description: z.string().optional(),
 };
 
@@ -295,6 +297,11 @@ export const policySchema = z
         maxPause: durationSchema.default(7 * 86_400),
         /** How long an emergency size pins an HPA (minReplicas = maxReplicas) unless the command says. */
         pinFor: durationSchema.default(3600),
+        /**
+         * `shadow`: decide and record everything (state, history, audit events, metrics) and call no
+         * scaling API, to compare with the HPA or KEDA a team already runs before switching.
+         */
+        mode: z.enum(['live', 'shadow']).default('live'),
       })
       .prefault({}),
     targets: z.array(targetSchema).min(1),
@@ -480,3 +487,6 @@ export const cooldownOf = (policy: Policy, rule: { cooldown?: number | undefined
 
 /** The metric rules of one target. */
 export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] => policy.metricRules.filter((r) => r.target === targetId);
+
+/** Whether the worker only records a target's decisions (`mode: shadow`) instead of acting on them. */
+export const isShadow = (policy: Policy, target: Pick<Target, 'mode'>): boolean => (target.mode ?? policy.defaults.mode) === 'shadow';
