@@ -26,7 +26,7 @@ export const buildHandler = (policy: Policy, deps: EmergencyDeps) =>
     .handler(async (event) => {
       try {
         const request = parseEmergencyRequest(event);
-        logger.info('emergency requested', { target: request.target ?? 'all', action: request.command.action, reason: request.reason });
+        logger.info('emergency requested', { targets: request.targets?.join(', ') ?? 'all', action: request.command.action, reason: request.reason });
         const outcomes = await emergency(policy, request, deps);
         for (const o of outcomes) logger.info('emergency outcome', { target: o.target, intentId: o.intent, status: o.status, decision: o.decision });
         return { ok: outcomes.every((o) => o.status === 'applied'), outcomes };

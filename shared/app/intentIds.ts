@@ -14,5 +14,9 @@ export const tickIntentId = (target: string, at: Date): string => `t-${target}-$
 export const couplingIntentId = (target: string, ensureAtLeast: number, cause: string): string =>
   `c-${createHash('sha256').update([target, ensureAtLeast, cause].join('\n')).digest('hex').slice(0, 40)}`;
 
-/** Every emergency command is its own intent. */
-export const emergencyIntentId = (): string => `e-${randomUUID()}`;
+/**
+ * Every emergency command is its own intent, unless the operator gives an idempotency key:
+ * the same key always yields the same intent for a target, so a command sent twice acts once.
+ */
+export const emergencyIntentId = (target: string, idempotencyKey?: string): string =>
+  idempotencyKey === undefined ? `e-${randomUUID()}` : `e-${createHash('sha256').update([target, idempotencyKey].join('\n')).digest('hex').slice(0, 40)}`;
