@@ -1,8 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { explain, parseExplainQuery } from '../../shared/app/explain.ts';
 import { status } from '../../shared/app/status.ts';
+import { AwsServiceHealth } from '../../shared/adapters/aws/serviceHealth.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { ssmToken } from '../../shared/adapters/aws/webhookToken.ts';
 import { readConfig } from '../../shared/config.ts';
@@ -12,23 +16,32 @@ import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type StateStore, systemClock } from '../../shared/ports.ts';
+import { type Clock, type ServiceHealth, type StateStore, systemClock } from '../../shared/ports.ts';
 
 export interface StatusDeps {
   policy: Policy;
   store: StateStore;
   clock: Clock;
+  health: ServiceHealth;
   /** Status's own read-only token; the webhook's does not open status, and this one opens nothing else. */
   token: () => Promise<string>;
 }
 
-/** GET: per-target state, bounds in force, window, cooldowns, pause, alerts and last decisions. */
+/**
+ * GET: per-target state, bounds in force, window, cooldowns, pause, alerts and last decisions,
+ * and the service's health. GET /explain?target=T[&at=ISO]: a target's reason chain and what a
+ * tick would decide now, without acting (audit events are on the EventBridge bus, not read here).
+ */
 export const buildHandler = (deps: StatusDeps) =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpErrors())
     .use(bearerAuth({ token: deps.token }))
-    .handler(async () => jsonResponse(200, { at: deps.clock.now().toISOString(), targets: await status(deps.policy, deps) }));
+    .handler(async (event) =>
+      event.rawPath === '/explain'
+        ? jsonResponse(200, await explain(deps.policy, parseExplainQuery(Object.fromEntries(new URLSearchParams(event.rawQueryString))), deps))
+        : jsonResponse(200, await status(deps.policy, deps)),
+    );
 
 const config = readConfig();
 if (!config.STATUS_TOKEN_PARAMETER) throw new Error('STATUS_TOKEN_PARAMETER is not set: status never runs without a bearer token');
@@ -37,5 +50,6 @@ export const handler = buildHandler({
   policy: loadPolicyFile(config.POLICY_PATH),
   store: new SsmStateStore(new SSMClient({}), config.STATE_PREFIX),
   clock: systemClock,
+  health: new AwsServiceHealth(new CloudWatchClient({}), new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
   token: ssmToken(config.STATUS_TOKEN_PARAMETER),
 });

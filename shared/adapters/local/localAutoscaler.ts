@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { type Decision, describeDecision } from '../../domain/decision.ts';
 import type { Policy } from '../../domain/policy.ts';
 import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
+import { explain, parseExplainQuery } from '../../app/explain.ts';
 import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
 import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
 import { BadRequestError } from '../../errors.ts';
 import { type ScalingWorker, scalingWorker } from '../../hosts/scalingWorker.ts';
 import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
-import type { Clock, EventSink, StateStore } from '../../ports.ts';
+import type { Clock, EventSink, ServiceHealth, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
 import { MemoryMetricSource } from './memoryMetricSource.ts';
 import { DEFAULT_SIMULATION, SimulatedCluster, type SimulationOptions } from './simulatedCluster.ts';
@@ -56,6 +57,12 @@ export class LocalAutoscaler {
   public readonly metrics = new MemoryMetricSource();
   public readonly decisions: Decision[] = [];
   readonly #worker: ScalingWorker;
+  /** What status reports as the service's health: the last tick run here, the local dead letters. */
+  readonly #health: ServiceHealth = {
+    lastTickAt: async () => this.#lastTickAt ?? null,
+    deadLetters: async () => this.queue.snapshot().deadLetters.length,
+  };
+  #lastTickAt?: string;
   #server?: Server;
   #draining?: Promise<void>;
   #ticker?: NodeJS.Timeout;
@@ -97,14 +104,16 @@ export class LocalAutoscaler {
 
   public async tick(): Promise<TickSummary> {
     const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock, metrics: this.metrics });
+    this.#lastTickAt = summary.at;
     await this.drain();
     return summary;
   }
 
-  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string): Promise<HttpResult> {
+  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string, query: Record<string, string> = {}): Promise<HttpResult> {
     try {
       if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
-      const isStatus = method === 'GET' && path === '/status';
+      // Explain reads as status does: the status token opens both.
+      const isStatus = method === 'GET' && (path === '/status' || path === '/explain');
       const token = isStatus ? (this.options.statusToken ?? this.options.token) : this.options.token;
       if (token !== undefined && !bearerMatches(headers.authorization, token)) throw new BadRequestError('missing or wrong bearer token', 401);
       const { policy, clock, store } = this.options;
@@ -113,11 +122,14 @@ export class LocalAutoscaler {
         await this.drain();
         return { statusCode: 200, body: { ...summary } };
       }
+      const live = (id: string) => this.cluster.snapshot()[id]?.desired;
+      if (isStatus && path === '/explain') {
+        const report = await explain(policy, parseExplainQuery(query), { store, clock, live, audit: () => this.decisions });
+        return { statusCode: 200, body: { ...report } };
+      }
       if (isStatus) {
-        return {
-          statusCode: 200,
-          body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot(), queue: this.queue.snapshot() },
-        };
+        const report = await status(policy, { store, clock, health: this.#health, live });
+        return { statusCode: 200, body: { ...report, cluster: this.cluster.snapshot(), queue: this.queue.snapshot() } };
       }
       if (method === 'POST' && path === '/emergency') {
         const outcomes = await emergency(policy, parseEmergencyRequest(parseJson(body)), {
@@ -137,7 +149,7 @@ export class LocalAutoscaler {
         this.metrics.put(point.data, point.data.value, clock.now());
         return { statusCode: 200, body: { recorded: point.data, at: clock.now().toISOString() } };
       }
-      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, POST /emergency, POST /tick, POST /metrics`, 404);
+      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, GET /explain?target=T, POST /emergency, POST /tick, POST /metrics`, 404);
     } catch (error) {
       const result = errorResult(error);
       if (result.statusCode >= 500) this.options.print(`${method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
@@ -199,7 +211,7 @@ export class LocalAutoscaler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const result = tooLarge
       ? errorResult(new BadRequestError(`body larger than ${MAX_BODY_BYTES} bytes`, 413))
-      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'));
+      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'), Object.fromEntries(url.searchParams));
     res.writeHead(result.statusCode, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify(result.body, null, 2)}\n`);
   }

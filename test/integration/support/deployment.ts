@@ -6,6 +6,7 @@ import { EksNodeGroupScaler } from '../../../shared/adapters/aws/eksNodeGroupSca
 import { EventBridgeSink } from '../../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
+import { AwsServiceHealth } from '../../../shared/adapters/aws/serviceHealth.ts';
 import { ssmToken } from '../../../shared/adapters/aws/webhookToken.ts';
 import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
 import type { Policy } from '../../../shared/domain/policy.ts';
@@ -78,6 +79,9 @@ export const deploy = async (
     // The worker runs between the emergency function's looks at the state, as it would in AWS.
     sleep: async () => void (await pump()),
   });
+  const statusHandler = handlers.status.buildHandler({
+    policy, store: ssmStore, clock, token: ssmToken(statusTokenName), health: new AwsServiceHealth(clients.cloudWatch, clients.sqs, dlqUrl, clock),
+  });
   return {
     clients,
     policy,
@@ -100,11 +104,11 @@ export const deploy = async (
       failNextPut = true;
     },
     workloads: cluster_,
-    status: async (headers: Record<string, string>) =>
-      (await handlers.status.buildHandler({ policy, store: ssmStore, clock, token: ssmToken(statusTokenName) })(
-        functionUrlEvent(undefined, headers, 'GET'),
-        lambdaContext('status'),
-      )) as APIGatewayProxyStructuredResultV2,
+    status: async (headers: Record<string, string>) => (await statusHandler(functionUrlEvent(undefined, headers, 'GET'), lambdaContext('status'))) as APIGatewayProxyStructuredResultV2,
+    /** The status function as its Function URL runs it, for a loopback server. */
+    statusHandler,
+    emergencyHandler: emergency,
+    statusTokenName,
   };
 };
 
