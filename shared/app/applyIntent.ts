@@ -35,7 +35,7 @@ export const applyIntent = async (
   const states = await deps.store.getMany(stateIdsFor(target));
   // --- shadow mode (policy `mode: shadow`) ---
   // The live size is read once, to start from; after that it is not the recorded size by
-  // design, and must not read as drift. Follow-ups go only to targets in shadow too.
+  // design, and must not read as drift. (A pool and its workloads share one mode: the policy says so.)
   const shadow = isShadow(policy, target);
   const observed = shadow && states.get(target.id)?.desired != null ? undefined : await currentSize(target, deps);
   const gpu = gpuViewFor(target, states);
@@ -45,9 +45,7 @@ export const applyIntent = async (
     { intent, ...(observed !== undefined ? { observed } : {}), ...(options.redelivered ? { redelivered: true } : {}), ...(gpu ? { gpu } : {}) },
     deps.clock.now(),
   );
-  const decision = shadow
-    ? { ...decided, shadow: true as const, followUps: decided.followUps.filter((f) => isShadow(policy, resolvePolicy(policy).target(f.target) ?? {})) }
-    : decided;
+  const decision = shadow ? { ...decided, shadow: true as const } : decided;
   // --- end shadow mode ---
   if (decision.verdict === 'scale') {
     if (decision.followUps.length > 0) {

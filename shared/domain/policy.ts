@@ -347,6 +347,12 @@ export const policySchema = z
         if (target.gpusPerReplica === 0) {
           ctx.addIssue({ code: 'custom', path: ['targets', index, 'gpusPerReplica'], message: 'a workload in a GPU pool needs gpusPerReplica > 0' });
         }
+        // A pool sizes itself from its workloads' recorded sizes: a shadow workload would move a
+        // live pool, and a live workload's pods would wait on nodes a shadow pool never adds.
+        const mode = (t: { mode?: 'live' | 'shadow' | undefined }) => t.mode ?? policy.defaults.mode;
+        if (pool && mode(pool) !== mode(target)) {
+          ctx.addIssue({ code: 'custom', path: ['targets', index, 'mode'], message: `a GPU pool and its workloads share one mode: "${target.id}" is ${mode(target)}, its pool "${pool.id}" ${mode(pool)}` });
+        }
       }
     });
 
