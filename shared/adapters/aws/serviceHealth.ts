@@ -19,7 +19,8 @@ export class AwsServiceHealth implements ServiceHealth {
   ) {}
 
   public async lastTickAt(): Promise<string | null> {
-    const end = this.clock.now().getTime();
+    // Whole minutes, as CloudWatch keeps a one-minute metric: the datapoints' timestamps are then the minutes they count.
+    const end = Math.ceil(this.clock.now().getTime() / 60_000) * 60_000;
     const { MetricDataResults = [] } = await this.cloudWatch.send(
       new GetMetricDataCommand({
         MetricDataQueries: [
@@ -33,7 +34,7 @@ export class AwsServiceHealth implements ServiceHealth {
           },
         ],
         StartTime: new Date(end - LOOK_BACK_MS),
-        EndTime: new Date(end + 60_000),
+        EndTime: new Date(end),
         ScanBy: 'TimestampDescending',
       }),
     );
