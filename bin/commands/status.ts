@@ -10,8 +10,8 @@ export const STATUS_USAGE = `Usage: gpu-autoscaler status [TARGET...] [--json] [
   The runbook's "/infra/scaling/status: confirm the controller is responsive".
   --json   the status document as the service answers it (only the TARGETs asked for)
 ${CONNECTION_USAGE}
-Exit: 0 healthy, 1 unhealthy (no tick for 3 minutes, dead letters, an unreadable state) or an unknown
-  TARGET, 2 usage, 3 the service could not be reached or read.
+Exit: 0 healthy, 1 unhealthy (no tick for 3 minutes, dead letters, an unreadable state), 2 usage (an
+  unknown TARGET too), 3 the service could not be reached or read.
 `;
 
 const boundsWhy = (t: TargetStatus): string => {
