@@ -88,11 +88,18 @@ const pauseSince = (state: TargetState | undefined): { since?: string } => {
 export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusReport> => {
   const now = deps.clock.now().getTime();
   const resolved = resolvePolicy(policy);
-  const [{ states, errors }, lastTickAt, deadLetters] = await Promise.all([
+  const problems: string[] = [];
+  // Health that cannot be read is a problem to report, not a reason to show nothing.
+  const unread = (what: string) => (error: Error) => {
+    problems.push(`${what} could not be read: ${error.message}`);
+    return undefined;
+  };
+  const [{ states, errors }, tick, deadLetters = null] = await Promise.all([
     readStates(deps.store, resolved.targets.map((t) => t.id)),
-    deps.health.lastTickAt(),
-    deps.health.deadLetters(),
+    deps.health.lastTickAt().catch(unread('the last tick')),
+    deps.health.deadLetters().catch(unread('the dead-letter queue')),
   ]);
+  const lastTickAt = tick ?? null;
   const targets = resolved.targets.map((target): TargetStatus => {
     const state = states.get(target.id);
     const limits = limitsInForce(target, state, now);
@@ -129,9 +136,8 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
       ...(error ? { error } : {}),
     };
   });
-  const problems: string[] = [];
-  const tickAge = lastTickAt === null ? undefined : (now - Date.parse(lastTickAt)) / 1000;
-  if (tickAge === undefined) problems.push('no tick seen: schedules, alert expiry and idle pools are not re-evaluated');
+  const tickAge = lastTickAt === null ? 0 : (now - Date.parse(lastTickAt)) / 1000;
+  if (tick === null) problems.push('no tick seen: schedules, alert expiry and idle pools are not re-evaluated');
   else if (tickAge > TICK_STALE_SECONDS) problems.push(`no tick for ${Math.floor(tickAge / 60)} minutes (last ${lastTickAt}): evaluations stalled`);
   if (deadLetters !== null && deadLetters > 0) problems.push(`${deadLetters} intent(s) in the dead-letter queue: scaling actions that did not happen`);
   for (const [target, message] of errors) problems.push(`state of ${target} could not be read: ${message}`);
