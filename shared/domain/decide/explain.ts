@@ -53,6 +53,8 @@ export interface Explanation {
   chosen: { source: string; to: number; cause?: Reason; notes: Reason[] };
   /** Every limit in the order the chain runs them; empty when nothing asked for a change. */
   limits: ExplainedLimit[];
+  /** Where the chain ends: the size after the limits, and whether they held it. */
+  limited: { to: number; held: boolean };
   /** decide() on the same input: the answer, as the worker would record it. */
   decision: Decision;
 }
@@ -109,6 +111,7 @@ export const explainDecision = (target: ResolvedTarget, prior: TargetState | und
     candidates: candidates.map((c) => ({ ...c, won: chosen.source !== 'none' && sameCandidate(c, chosen) })),
     chosen: { source: chosen.source, to: chosen.to, ...(chosen.cause ? { cause: chosen.cause } : {}), notes: chosen.notes },
     limits: walkLimits(ctx, chosen, limited),
+    limited: { to: limited.to, held: limited.held },
     decision,
   };
 };
