@@ -37,7 +37,7 @@ export const applyIntent = async (
   // The live size is read once, to start from; after that it is not the recorded size by
   // design, and must not read as drift. (A pool and its workloads share one mode: the policy says so.)
   const shadow = isShadow(policy, target);
-  const observed = shadow && states.get(target.id)?.desired != null ? undefined : await currentSize(target, deps);
+  const observed = shadow && typeof states.get(target.id)?.desired === 'number' ? undefined : await currentSize(target, deps);
   const gpu = gpuViewFor(target, states);
   const decided = decide(
     target,

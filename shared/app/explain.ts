@@ -65,7 +65,7 @@ export const explain = async (policy: Policy, query: ExplainQuery, deps: Explain
   const state = states.get(target.id);
   const shadow = isShadow(policy, target);
   // As the worker does: a shadow target's live size is not its recorded one, by design.
-  const observed = shadow && state?.desired != null ? undefined : deps.live?.(target.id);
+  const observed = shadow && typeof state?.desired === 'number' ? undefined : deps.live?.(target.id);
   const gpu = gpuViewFor(target, states);
   // An id no tick uses: a dry run must never read as an intent already decided.
   const intent: Intent = { id: `x-explain-${at.getTime()}`, target: target.id, createdAt: at.toISOString(), source: 'tick', alerts: [] };
