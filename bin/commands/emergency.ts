@@ -13,8 +13,9 @@ export const EMERGENCY_USAGE = `Usage: gpu-autoscaler emergency ACTION [TARGET..
   limited it] <- what proposed it). Bypasses cooldowns, windows, pauses and vetoes, never hard bounds.
   ACTION   double | set (--replicas N) | scaleToMin | pause (--ttl D) | resume | evaluateNow |
            deprovisionPool (eks-nodegroup targets)
-  --all    every target the action applies to (evaluateNow without a target evaluates all)
-  --reason why, kept with the decision and the pause (your user name is added: "by <user>")
+  --all    every target: scaleToMin, pause, resume, evaluateNow (which without a target evaluates all)
+  --reason why, kept with the decision and the pause
+  --actor NAME   who asks, kept with the reason (default: your user name)
   --ttl D  a pause's length (30m, 2h); on an HPA target, how long an emergency size pins it
   --idempotency-key K   the same K sent again acts once and answers the same (safe to retry)
   --json   the outcomes as the service answers them
@@ -23,12 +24,6 @@ Exit: 0 every outcome decided, 1 refused or an outcome not decided in time, 2 us
   could not be reached or read.
 `;
 
-/** Who asked, kept with the reason: status shows it with the pause. */
-const byWhom = (reason: string): string => {
-  const by = ` (by ${userInfo().username})`;
-  return reason.length + by.length <= 160 ? `${reason}${by}` : reason;
-};
-
 export const emergencyCommand = async (args: readonly string[]): Promise<number> => {
   const { connection, rest } = takeConnection(args);
   const { values, positionals } = parseArgs({
@@ -36,6 +31,7 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
     allowPositionals: true,
     options: {
       reason: { type: 'string' },
+      actor: { type: 'string' },
       ttl: { type: 'string' },
       replicas: { type: 'string' },
       all: { type: 'boolean', default: false },
@@ -60,7 +56,8 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (replicas !== undefined && !Number.isInteger(replicas)) throw new UsageError(`--replicas must be a whole number, got "${values.replicas}"`);
   const request = {
     action,
-    reason: byWhom(values.reason),
+    reason: values.reason,
+    actor: values.actor ?? userInfo().username,
     ...(targets.length ? { targets } : {}),
     ...(values.all ? { all: true } : {}),
     ...(values.ttl !== undefined ? { ttl: values.ttl } : {}),

@@ -1,16 +1,19 @@
 import { z } from 'zod';
 import { emergencyCommandSchema, type Intent } from '../domain/intent.ts';
-import { type Policy, type Target, targetById } from '../domain/policy.ts';
+import { type Policy, targetById } from '../domain/policy.ts';
 import type { HistoryEntry } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
 import { emergencyIntentId } from './intentIds.ts';
 
+/** Commands that may go to every target at once ("scale down to minimum", "disable autoscaling"). */
+const FLEET_ACTIONS = new Set(['scaleToMin', 'pause', 'resume', 'evaluateNow']);
+
 /**
- * What an operator sends, e.g. `{"action":"double","target":"api","reason":"INC-42"}`: one
- * `target`, several `targets`, or `all` (every target the action applies to); `evaluateNow`
- * without any evaluates every target. The same `idempotencyKey` sent again yields the same
- * intent ids, so the command acts once and answers the same.
+ * What an operator sends, e.g. `{"action":"double","target":"api","reason":"INC-42","actor":"jane"}`:
+ * one `target`, several `targets`, or `all` (scaleToMin, pause, resume, evaluateNow); `evaluateNow`
+ * without any evaluates every target. `actor` says who asks and is kept with the reason. The
+ * same `idempotencyKey` sent again yields the same intent ids: the command acts once and answers the same.
  */
 export const emergencyRequestSchema = z
   .looseObject({
@@ -18,10 +21,11 @@ export const emergencyRequestSchema = z
     targets: z.array(z.string().min(1)).min(1).max(64).optional(),
     all: z.literal(true).optional(),
     reason: z.string().min(1, 'say why: the reason is kept with the decision').max(160),
-    idempotencyKey: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'use at most 128 letters, digits and _.:-').optional(),
+    actor: z.string().min(1, 'say who: the actor is kept with the reason').max(64).optional(),
+    idempotencyKey: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'use 1-64 letters, digits and . _ : -').optional(),
   })
   .transform((request, ctx) => {
-    const { target, targets, all, reason, idempotencyKey, ...rest } = request;
+    const { target, targets, all, reason, actor, idempotencyKey, ...rest } = request;
     if ([target !== undefined, targets !== undefined, all !== undefined].filter(Boolean).length > 1) {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'give one of target, targets or all' });
       return z.NEVER;
@@ -31,8 +35,20 @@ export const emergencyRequestSchema = z
       for (const issue of command.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
       return z.NEVER;
     }
+    if (all && !FLEET_ACTIONS.has(command.data.action)) {
+      ctx.addIssue({ code: 'custom', path: ['all'], message: `${command.data.action} goes to named targets; all is for scaleToMin, pause, resume and evaluateNow` });
+      return z.NEVER;
+    }
     const named = target !== undefined ? [target] : targets;
-    return { ...(named ? { targets: [...new Set(named)] } : {}), all: all === true, reason, command: command.data, ...(idempotencyKey ? { idempotencyKey } : {}) };
+    // Who asked reads with why, in the history and the pause (cut to fit the state's 160 characters).
+    const by = actor === undefined ? '' : ` (by ${actor})`;
+    return {
+      ...(named ? { targets: [...new Set(named)] } : {}),
+      all: all === true,
+      reason: `${reason.slice(0, 160 - by.length)}${by}`,
+      command: command.data,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    };
   });
 
 export type EmergencyRequest = z.infer<typeof emergencyRequestSchema>;
@@ -61,20 +77,16 @@ export const parseEmergencyRequest = (input: unknown): EmergencyRequest => {
   return result.data;
 };
 
-/** Whether an action applies to a target: deprovisionPool to node groups only. */
-const appliesTo = (action: EmergencyRequest['command']['action'], target: Target): boolean =>
-  action !== 'deprovisionPool' || target.kind === 'eks-nodegroup';
-
 const targetsOf = (policy: Policy, request: EmergencyRequest): string[] => {
   const { action } = request.command;
   if (request.targets === undefined) {
-    if (request.all || action === 'evaluateNow') return policy.targets.filter((t) => appliesTo(action, t)).map((t) => t.id);
+    if (request.all || action === 'evaluateNow') return policy.targets.map((t) => t.id);
     throw new BadRequestError(`${action} needs a target (or all)`);
   }
   return request.targets.map((id) => {
     const target = targetById(policy, id);
     if (!target) throw new BadRequestError(`unknown target "${id}"; the policy has ${policy.targets.map((t) => t.id).join(', ')}`, 404);
-    if (!appliesTo(action, target)) throw new BadRequestError(`deprovisionPool applies to an eks-nodegroup target; "${target.id}" is a ${target.kind}`);
+    if (action === 'deprovisionPool' && target.kind !== 'eks-nodegroup') throw new BadRequestError(`deprovisionPool applies to an eks-nodegroup target; "${target.id}" is a ${target.kind}`);
     return target.id;
   });
 };

@@ -262,11 +262,11 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(stdout).toMatch(/^api 3 \(no change\) \[NoChange\] stays at 3$/m);
     });
 
-    it('--all reaches every target the action applies to; an idempotency key sent twice acts once and answers the same', async () => {
+    it('--all reaches every target; an idempotency key sent twice acts once and answers the same', async () => {
       // Prepare
       const local = await start('2026-11-23T09:10:00-05:00');
       await local.tick();
-      const args = ['emergency', 'deprovisionPool', '--all', '--reason', 'INC-9', '--idempotency-key', 'INC-9-1', '--local', url];
+      const args = ['emergency', 'scaleToMin', '--all', '--reason', 'INC-9', '--actor', 'jane', '--idempotency-key', 'INC-9-1', '--local', url];
 
       // Act
       const first = await cli(args);
@@ -276,7 +276,8 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
 
       // Assess
       expect(first.code).toBe(0);
-      expect(first.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^gpu-pool 2 \(no change\) \[EmergencyDeprovisionPool\]/)]);
+      expect(first.stdout.trim().split('\n')).toHaveLength(shipped.targets.length);
+      expect(first.stdout).toMatch(/^app 5 -> 2 \[EmergencyScaleToMin\] rolled back to the minimum safe size 2; reason: INC-9 \(by jane\)$/m);
       expect(second).toEqual(first);
       expect(local.cluster.scaleCalls).toBe(calls);
     });
@@ -288,6 +289,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       { args: ['set', 'api', '--reason', 'x'], code: 2, stderr: /set needs --replicas N/ },
       { args: ['pause', 'api', '--reason', 'x'], code: 2, stderr: /pause needs --ttl D/ },
       { args: ['double', 'api', '--all', '--reason', 'x'], code: 2, stderr: /TARGETs or --all, not both/ },
+      { args: ['double', '--all', '--reason', 'x'], code: 1, stderr: /double goes to named targets; all is for scaleToMin, pause, resume and evaluateNow/ },
       { args: ['deprovisionPool', 'api', '--reason', 'x'], code: 1, stderr: /refused: emergency: deprovisionPool applies to an eks-nodegroup target; "api" is a deployment/ },
       { args: ['pause', 'api', '--ttl', '300', '--reason', 'x'], code: 1, stderr: /refused: emergency: invalid emergency request/ },
     ])('$args.0 $args.1 $args.2 exits $code', async ({ args, code, stderr }) => {
