@@ -2,6 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EMERGENCY_USAGE, emergencyCommand } from './commands/emergency.ts';
+import { EXPLAIN_USAGE, explainCommand } from './commands/explain.ts';
+import { EXIT, RefusedError, UnreachableError, UsageError } from './commands/output.ts';
+import { STATUS_USAGE, statusCommand } from './commands/status.ts';
 import { FileStateStore } from '../shared/adapters/local/fileStateStore.ts';
 import { LocalAutoscaler } from '../shared/adapters/local/localAutoscaler.ts';
 import { claimStateFolder, StateFolderError } from '../shared/adapters/local/stateFolder.ts';
@@ -15,7 +19,11 @@ import { backtest, diff } from './commands/backtest.ts';
 import { simulate } from './commands/simulate.ts';
 import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../shared/render/prometheusScrape.ts';
 
-const USAGE = `Usage:
+const USAGE = `Usage: gpu-autoscaler COMMAND [--help]
+  The operator's commands: status, explain, emergency (README, "Operating it"); local mode: start;
+  the policy: validate, render. Exit codes: 0 ok, 1 the answer is bad (unhealthy, refused, not
+  decided in time), 2 usage, 3 the service could not be reached or read.
+
   gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
                        [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
       Runs the autoscaler locally on a simulated cluster and prints its decisions.
@@ -34,7 +42,40 @@ const USAGE = `Usage:
       Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
       Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
       cluster, rbac.<cluster>.yaml, when the policy has several).
+  gpu-autoscaler status [TARGET...]           the service's health and each target's state (--help)
+  gpu-autoscaler explain TARGET [--at ISO]    why a target is where it is, and what happens now (--help)
+  gpu-autoscaler emergency ACTION [TARGET...|--all] --reason TEXT   the runbooks' procedures (--help)
 `;
+
+/** The operator's commands: each prints its own usage with --help and returns its exit code. */
+const OPERATOR_COMMANDS: Record<string, { usage: string; run: (args: readonly string[]) => Promise<number> }> = {
+  status: { usage: STATUS_USAGE, run: statusCommand },
+  explain: { usage: EXPLAIN_USAGE, run: explainCommand },
+  emergency: { usage: EMERGENCY_USAGE, run: emergencyCommand },
+};
+
+/** Runs an operator's command and maps what went wrong to the documented exit codes. */
+const operate = async (name: string, args: readonly string[]): Promise<number> => {
+  const command = OPERATOR_COMMANDS[name] as (typeof OPERATOR_COMMANDS)[string];
+  try {
+    return await command.run(args);
+  } catch (error) {
+    const say = (text: string) => void process.stderr.write(`${text}\n`);
+    if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      say(`${(error as Error).message}\n\n${command.usage}`);
+      return EXIT.usage;
+    }
+    if (error instanceof RefusedError) {
+      say(`refused: ${error.message}${error.details.map((d) => `\n  ${JSON.stringify(d)}`).join('')}`);
+      return EXIT.bad;
+    }
+    if (error instanceof UnreachableError) {
+      say(error.message);
+      return EXIT.unreachable;
+    }
+    throw error;
+  }
+};
 
 /** A clock that starts at `startAt` and runs `speed` times faster than real time. */
 const demoClock = (startAt: Date, speed: number): Clock => {
@@ -179,6 +220,12 @@ const render = async (args: string[]): Promise<void> => {
 };
 
 const [command, ...rest] = process.argv.slice(2);
+if (command !== undefined && command in OPERATOR_COMMANDS) process.exit(await operate(command, rest));
+// start, validate and render share the one usage text.
+if (rest.includes('--help') || rest.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 switch (command) {
   case 'start':
     await start(rest);

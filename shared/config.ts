@@ -10,6 +10,8 @@ export const configSchema = z.object({
   /** `/<prefix>/<stage>`: target states live under `<STATE_PREFIX>/targets/`. */
   STATE_PREFIX: z.string().regex(/^\/[A-Za-z0-9_.\-/]+[^/]$/, 'expected a parameter path such as /gpu-autoscaler/prod'),
   QUEUE_URL: z.url(),
+  /** The intent queue's dead-letter queue, whose depth status reports. */
+  DEAD_LETTER_QUEUE_URL: z.url().optional(),
   /** The EventBridge bus for the audit trail. */
   EVENT_BUS_NAME: z.string().min(1).default('default'),
   /** SSM SecureString holding the webhook's bearer token. */

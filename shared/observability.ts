@@ -32,6 +32,7 @@ export const recordDecision = (d: Decision): void => {
     cause: d.cause?.code,
     limitedBy: d.limitedBy?.code,
     emergency: d.emergency,
+    ...(d.shadow ? { shadow: true } : {}),
     reasons: d.reasons,
     generation: d.state.generation,
   });

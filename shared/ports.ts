@@ -67,3 +67,11 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** What says whether the service itself runs: the minute tick and the intents the worker gave up on. */
+export interface ServiceHealth {
+  /** When the tick last ran, as far as this host can see; null when it saw none. */
+  lastTickAt(): Promise<string | null>;
+  /** Messages in the intent dead-letter queue; null when this host cannot read it. */
+  deadLetters(): Promise<number | null>;
+}

@@ -1,9 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { prometheusExposition } from '../../shared/app/prometheus.ts';
+import { explain, parseExplainQuery } from '../../shared/app/explain.ts';
 import { status } from '../../shared/app/status.ts';
+import { AwsServiceHealth } from '../../shared/adapters/aws/serviceHealth.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { ssmToken } from '../../shared/adapters/aws/webhookToken.ts';
@@ -14,7 +18,7 @@ import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
+import { type Clock, type ServiceHealth, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 
 export interface StatusDeps {
@@ -23,13 +27,16 @@ export interface StatusDeps {
   /** The tick's document: the counters and readings of `GET /metrics`. */
   ticks: TickRecordStore;
   clock: Clock;
+  health: ServiceHealth;
   /** Status's own read-only token; the webhook's does not open status, and this one opens nothing else. */
   token: () => Promise<string>;
 }
 
 /**
- * GET: per-target state, bounds in force, window, cooldowns, pause, alerts and last decisions;
- * `GET /metrics`: the same state as Prometheus series, for a scrape job with the same token.
+ * GET: per-target state, bounds in force, window, cooldowns, pause, alerts and last decisions,
+ * and the service's health. GET /explain?target=T[&at=ISO]: a target's reason chain and what a
+ * tick would decide now, without acting (audit events are on the EventBridge bus, not read here).
+ * GET /metrics: the same state as Prometheus series, for a scrape job with the same token.
  */
 export const buildHandler = (deps: StatusDeps) =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
@@ -41,7 +48,10 @@ export const buildHandler = (deps: StatusDeps) =>
         const { contentType, text } = await prometheusExposition(deps.policy, deps);
         return { statusCode: 200, headers: { 'content-type': contentType }, body: text };
       }
-      return jsonResponse(200, { at: deps.clock.now().toISOString(), targets: await status(deps.policy, deps) });
+      if (event.rawPath === '/explain') {
+        return jsonResponse(200, await explain(deps.policy, parseExplainQuery(Object.fromEntries(new URLSearchParams(event.rawQueryString))), deps));
+      }
+      return jsonResponse(200, await status(deps.policy, deps));
     });
 
 const config = readConfig();
@@ -54,5 +64,6 @@ export const handler = buildHandler({
   store: new SsmStateStore(ssm, config.STATE_PREFIX),
   ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   clock: systemClock,
+  health: new AwsServiceHealth(new CloudWatchClient({}), new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
   token: ssmToken(config.STATUS_TOKEN_PARAMETER),
 });

@@ -1,7 +1,7 @@
 import { auditRecordOf, type Decision, decisionFromAudit, describeDecision } from '../domain/decision.ts';
 import { decide, holdUnreadable } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
-import type { Policy } from '../domain/policy.ts';
+import { isShadow, type Policy } from '../domain/policy.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
 import { STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
@@ -62,21 +62,25 @@ const followUpsOf = (decision: Decision, intent: Intent): Intent[] =>
 export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDeps): Promise<Decision> => {
   const target = resolvePolicy(policy).target(intent.target);
   if (!target) throw new Error(`intent ${intent.id} names target "${intent.target}", which the policy does not have`);
-  const states = await deps.store.getMany(stateIdsFor(target));
-  const observed = await currentSize(target, deps);
+  // A shadow target (policy `mode: shadow`) is decided and recorded, and never scaled: its live
+  // size is read once, to start from, and after that must not read as drift.
+  const shadow = isShadow(policy, target);
+  const [states, live] = await Promise.all([deps.store.getMany(stateIdsFor(target)), currentSize(target, deps)]);
+  const prior = states.get(target.id);
+  const observed = shadow && typeof prior?.desired === 'number' ? undefined : live;
   const unreadable = states.unreadable.get(target.id);
   if (unreadable !== undefined && !intent.command) {
-    const held = holdUnreadable(target, intent, unreadable, observed, deps.clock.now());
+    const held = holdUnreadable(target, intent, unreadable, live, deps.clock.now());
     await deps.events.publish([held]);
     return held;
   }
   const gpu = gpuViewFor(target, states);
-  const prior = states.get(target.id);
-  const decision = decide(target, prior, { intent, observed, ...(gpu ? { gpu } : {}) }, deps.clock.now());
+  const decided = decide(target, prior, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, deps.clock.now());
+  const decision = shadow ? { ...decided, shadow: true as const } : decided;
   // A document the next read would refuse must never be written: fail here, loudly, instead.
   const next = targetStateSchema.parse(decision.state);
   if (decision.followUps.length > 0) await deps.queue.send(followUpsOf(decision, intent));
-  if (decision.verdict === 'scale') {
+  if (decision.verdict === 'scale' && !shadow) {
     const pending = { to: decision.to, from: decision.from, emergency: decision.emergency, ...(decision.hpa ? { pin: decision.hpa === 'pin' } : {}), audit: auditRecordOf(decision) };
     await deps.store.put({ ...next, pending });
     await scaleTo(target, decision, deps);

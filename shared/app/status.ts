@@ -1,14 +1,22 @@
 import { limitsInForce } from '../domain/decide/limits.ts';
-import type { Policy } from '../domain/policy.ts';
+import { isShadow, type Policy } from '../domain/policy.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import { activeWindow } from '../domain/schedule.ts';
-import type { HistoryEntry } from '../domain/state.ts';
-import type { Clock, StateStore } from '../ports.ts';
+import type { HistoryEntry, TargetState } from '../domain/state.ts';
+import type { Clock, ServiceHealth, StateStore } from '../ports.ts';
+
+/** The runbook's "evaluations stalled": the tick runs every minute, three without one is a stall. */
+export const TICK_STALE_SECONDS = 180;
 
 export interface TargetStatus {
   id: string;
   kind: string;
+  /** `shadow`: decisions are recorded and no scaling API is called (policy `mode`). */
+  mode: 'live' | 'shadow';
+  /** The size the scaler last set (in shadow mode: would have set). */
   desired: number | null;
+  /** The size the cluster reports, where this host can read it; null otherwise. */
+  live: number | null;
   generation: number;
   hardBounds: { min: number; max: number };
   /** The bounds in force now: hard bounds narrowed by the active window's floor and ceiling. */
@@ -18,28 +26,75 @@ export interface TargetStatus {
   cooldowns: Record<string, number>;
   warmupLeft: number;
   scaleDownDelayLeft: number;
-  pause: { until: string; reason: string; pinned?: true } | null;
+  /** `by`: who set it; `since`: when, from the history while it is there. */
+  pause: { until: string; reason: string; by?: string; pinned?: true; since?: string } | null;
   /** Firing vetoes: no automatic scale-up while any is listed. */
   vetoes: string[];
   alerts: { alertname: string; fingerprint: string; since: string; rules: string[] }[];
+  /** Newest first; `code` is what limited or caused it, `cause` what proposed it when a limit changed it. */
   lastDecisions: HistoryEntry[];
+  /** Set when the target's state document could not be read: this target is not decided on. */
+  error?: string;
 }
 
-/** The per-target view an operator or Grafana reads; its limits come from the decision's own functions. */
-export const status = async (policy: Policy, deps: { store: StateStore; clock: Clock }): Promise<TargetStatus[]> => {
+export interface StatusReport {
+  at: string;
+  /** False when any `problems` is listed: the operator's command exits non-zero. */
+  healthy: boolean;
+  problems: string[];
+  /** The last tick the host knows of; null when none was seen. */
+  lastTickAt: string | null;
+  /** Intents the worker gave up on; null when this host cannot read the dead-letter queue. */
+  deadLetters: number | null;
+  targets: TargetStatus[];
+}
+
+export interface StatusDeps {
+  store: StateStore;
+  clock: Clock;
+  health: ServiceHealth;
+  /** The live size of a target, where the host can read it. */
+  live?: (target: string) => number | undefined;
+}
+
+const pauseSince = (state: TargetState | undefined): { since?: string } => {
+  const set = [...(state?.history ?? [])].reverse().find((h) => h.code === 'PauseSet');
+  return set ? { since: set.at } : {};
+};
+
+/**
+ * The per-target view an operator or Grafana reads, and whether the service is healthy; its
+ * limits come from the decision's own functions.
+ */
+export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusReport> => {
   const now = deps.clock.now().getTime();
-  const states = await deps.store.list();
-  return resolvePolicy(policy).targets.map((target) => {
+  const resolved = resolvePolicy(policy);
+  const problems: string[] = [];
+  // Health that cannot be read is a problem to report, not a reason to show nothing.
+  const unread = (what: string) => (error: Error) => {
+    problems.push(`${what} could not be read: ${error.message}`);
+    return undefined;
+  };
+  const [states, tick, deadLetters = null] = await Promise.all([
+    deps.store.list(),
+    deps.health.lastTickAt().catch(unread('the last tick')),
+    deps.health.deadLetters().catch(unread('the dead-letter queue')),
+  ]);
+  const lastTickAt = tick ?? null;
+  const targets = resolved.targets.map((target): TargetStatus => {
     const state = states.get(target.id);
     const limits = limitsInForce(target, state, now);
     const occurrence = activeWindow(target.schedules, now);
     const sizes = occurrence?.schedule.targets[target.id];
     const desired = sizes?.desired === undefined ? {} : { desired: typeof sizes.desired === 'number' ? sizes.desired : `${sizes.desired.factor}x` };
     const entry = occurrence && state?.window === occurrence.schedule.id && state.windowEntry ? { entry: { to: state.windowEntry.to, done: state.windowEntry.done } } : {};
+    const error = states.unreadable.get(target.id);
     return {
       id: target.id,
       kind: target.kind,
+      mode: isShadow(policy, target) ? 'shadow' : 'live',
       desired: state?.desired ?? null,
+      live: deps.live?.(target.id) ?? null,
       generation: state?.generation ?? 0,
       hardBounds: { min: target.min, max: target.max },
       bounds: { min: limits.bounds.min, max: limits.bounds.max },
@@ -55,10 +110,17 @@ export const status = async (policy: Policy, deps: { store: StateStore; clock: C
       cooldowns: limits.cooldowns,
       warmupLeft: limits.warmupLeft,
       scaleDownDelayLeft: limits.scaleDownDelayLeft,
-      pause: limits.pause,
+      pause: limits.pause ? { ...limits.pause, ...pauseSince(state) } : null,
       vetoes: limits.vetoes,
       alerts: (state?.alerts ?? []).map((a) => ({ alertname: a.alertname, fingerprint: a.fingerprint, since: a.startsAt, rules: a.rules })),
       lastDecisions: [...(state?.history ?? [])].reverse(),
+      ...(error ? { error } : {}),
     };
   });
+  const tickAge = lastTickAt === null ? 0 : (now - Date.parse(lastTickAt)) / 1000;
+  if (tick === null) problems.push('no tick seen: schedules, alert expiry and idle pools are not re-evaluated');
+  else if (tickAge > TICK_STALE_SECONDS) problems.push(`no tick for ${Math.floor(tickAge / 60)} minutes (last ${lastTickAt}): evaluations stalled`);
+  if (deadLetters !== null && deadLetters > 0) problems.push(`${deadLetters} intent(s) in the dead-letter queue: scaling actions that did not happen`);
+  for (const [target, message] of states.unreadable) problems.push(`state of ${target} could not be read: ${message}`);
+  return { at: new Date(now).toISOString(), healthy: problems.length === 0, problems, lastTickAt, deadLetters, targets };
 };

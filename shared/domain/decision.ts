@@ -47,6 +47,8 @@ export interface Decision {
   outbox: AuditRecord[];
   /** Set on an audit event that may repeat one already sent (published again from the outbox). */
   possibleDuplicate?: true;
+  /** The target is in shadow mode: decided and recorded, and no scaling API was called. */
+  shadow?: true;
 }
 
 /** The compact audit record the state keeps for an action until its event is published. */
@@ -100,5 +102,5 @@ export const describeDecision = (d: Decision): string => {
   const headline = headlineOf(d);
   const arrow = d.verdict === 'scale' ? `${d.from} -> ${d.to}` : `${d.from} (${d.verdict})`;
   const cause = d.limitedBy && d.cause && headline?.code !== d.cause.code ? ` <- ${d.cause.code}: ${d.cause.message}` : '';
-  return `${d.target} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}${cause}`.trim();
+  return `${d.target}${d.shadow ? ' (shadow)' : ''} ${arrow} [${headline?.code ?? 'NoChange'}]${d.rule ? ` ${d.rule}:` : ''} ${headline?.message ?? ''}${cause}`.trim();
 };

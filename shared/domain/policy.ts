@@ -80,6 +80,8 @@ const targetCommon = {
   onDrift: z.enum(['adopt', 'restore']).default('adopt'),
   /** Also expose the target's size under this name, besides scaling_replicas (the runbook's scaling_oms_replicas). */
   gauge: gaugeNameSchema.optional(),
+  /** Overrides `defaults.mode` for this target. */
+  mode: z.enum(['live', 'shadow']).optional(),
   description: z.string().optional(),
 };
 
@@ -303,6 +305,11 @@ export const policySchema = z
         maxPause: durationSchema.default(7 * 86_400),
         /** How long an emergency size pins an HPA (minReplicas = maxReplicas) unless the command says. */
         pinFor: durationSchema.default(3600),
+        /**
+         * `shadow`: decide and record everything (state, history, audit events, metrics) and call no
+         * scaling API, to compare with the HPA or KEDA a team already runs before switching.
+         */
+        mode: z.enum(['live', 'shadow']).default('live'),
       })
       .prefault({}),
     targets: z.array(targetSchema).min(1),
@@ -358,6 +365,12 @@ export const policySchema = z
         }
         if (target.gpusPerReplica === 0) {
           ctx.addIssue({ code: 'custom', path: ['targets', index, 'gpusPerReplica'], message: 'a workload in a GPU pool needs gpusPerReplica > 0' });
+        }
+        // A pool sizes itself from its workloads' recorded sizes: a shadow workload would move a
+        // live pool, and a live workload's pods would wait on nodes a shadow pool never adds.
+        const mode = (t: { mode?: 'live' | 'shadow' | undefined }) => t.mode ?? policy.defaults.mode;
+        if (pool && mode(pool) !== mode(target)) {
+          ctx.addIssue({ code: 'custom', path: ['targets', index, 'mode'], message: `a GPU pool and its workloads share one mode: "${target.id}" is ${mode(target)}, its pool "${pool.id}" ${mode(pool)}` });
         }
       }
     });
@@ -499,3 +512,6 @@ export const cooldownOf = (policy: Policy, rule: { cooldown?: number | undefined
 
 /** The metric rules of one target. */
 export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] => policy.metricRules.filter((r) => r.target === targetId);
+
+/** Whether the worker only records a target's decisions (`mode: shadow`) instead of acting on them. */
+export const isShadow = (policy: Policy, target: Pick<Target, 'mode'>): boolean => (target.mode ?? policy.defaults.mode) === 'shadow';

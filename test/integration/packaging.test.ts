@@ -158,7 +158,7 @@ const NEVER_SENT: Record<string, { actions: string[]; why: string }> = {
   emergency: { actions: ['ssm:GetParameter', 'ssm:GetParametersByPath', 'ssm:PutParameter'], why: 'SsmStateStore: emergency watches states with getMany(), and never writes' },
   status: {
     actions: ['ssm:GetParameters', 'ssm:PutParameter'],
-    why: 'SsmStateStore and SsmTickRecordStore: status reads with list() and get(), never writes; the token comes from getParameter',
+    why: 'SsmStateStore and SsmTickRecordStore: status reads with list(), never writes; the token and the tick document come from getParameter',
   },
 };
 
@@ -197,7 +197,8 @@ const SCOPES: Record<string, (name: string) => string[]> = {
   'sqs:SendMessage': () => ['IntentQueue.Arn'],
   'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
   'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
-  'sqs:GetQueueAttributes': () => ['IntentQueue.Arn'],
+  // The worker's trigger polls the queue; status reads the DLQ's depth.
+  'sqs:GetQueueAttributes': (name) => [name === 'status' ? 'IntentDeadLetterQueue.Arn' : 'IntentQueue.Arn'],
   // Each of the webhook and status reads its own token, never the other's; status and the tick read the tick's document.
   'ssm:GetParameter': (name) =>
     ({ status: [parameter('/status-token'), parameter('/tick')], 'schedule-tick': [parameter('/tick')] })[name] ?? [parameter('/webhook-token')],
@@ -542,18 +543,19 @@ const clients = emulatorClients();
 /**
  * A stage of its own on the emulator, as a deployment would have it: its queue, event bus and
  * (when given) tokens under `/gpu-autoscaler/<stage>`. `invoke local` gets the queue's URL
- * through INVOKE_LOCAL_QUEUE_URL; everything else follows from the stage.
+ * through INVOKE_LOCAL_QUEUE_URL (and its DLQ's through INVOKE_LOCAL_DEAD_LETTER_QUEUE_URL);
+ * everything else follows from the stage.
  */
 const stageOnEmulator = async ({ token, statusToken }: { token?: string; statusToken?: string } = {}) => {
   const stage = uniqueName('it');
-  const { queueUrl } = await createQueues(clients.sqs, `${SERVICE}-${stage}-intents`);
+  const { queueUrl, dlqUrl } = await createQueues(clients.sqs, `${SERVICE}-${stage}-intents`);
   await clients.events.send(new CreateEventBusCommand({ Name: `${SERVICE}-${stage}` }));
   if (token !== undefined) await putToken(clients.ssm, `/${SERVICE}/${stage}/webhook-token`, token);
   if (statusToken !== undefined) await putToken(clients.ssm, `/${SERVICE}/${stage}/status-token`, statusToken);
   return {
     stage,
     invoke: async (name: string, event: string, env: readonly string[] = []) =>
-      resultOf(await serverless(['invoke', 'local', '--stage', stage, '-f', name, '-p', event, ...env.flatMap((e) => ['-e', e])], { INVOKE_LOCAL_QUEUE_URL: queueUrl })),
+      resultOf(await serverless(['invoke', 'local', '--stage', stage, '-f', name, '-p', event, ...env.flatMap((e) => ['-e', e])], { INVOKE_LOCAL_QUEUE_URL: queueUrl, INVOKE_LOCAL_DEAD_LETTER_QUEUE_URL: dlqUrl })),
     /** The message groups (targets) of everything on the queue. */
     queuedTargets: async () => {
       const targets: string[] = [];

@@ -137,7 +137,7 @@ describe('Handler: status GET /metrics', () => {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     const status = await import('../../functions/status/handler.ts');
-    handler = status.buildHandler({ policy, store: new MemoryStateStore(), ticks: new MemoryTickRecordStore(), clock: new ManualClock(OFF_PEAK), token: async () => 'read-only' });
+    handler = status.buildHandler({ policy, store: new MemoryStateStore(), ticks: new MemoryTickRecordStore(), clock: new ManualClock(OFF_PEAK), token: async () => 'read-only', health: { lastTickAt: async () => null, deadLetters: async () => 0 } });
   });
 
   it.each([

@@ -6,13 +6,14 @@ import type { Policy } from '../../domain/policy.ts';
 import { emergency, parseEmergencyRequest } from '../../app/emergency.ts';
 import { fifoGroupOf } from '../../app/gpuView.ts';
 import { prometheusExposition, recordTick } from '../../app/prometheus.ts';
+import { explain, parseExplainQuery } from '../../app/explain.ts';
 import { parseWebhookBody, receiveAlerts } from '../../app/receiveAlerts.ts';
 import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
 import { BadRequestError } from '../../errors.ts';
 import { type ScalingWorker, scalingWorker } from '../../hosts/scalingWorker.ts';
 import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
-import type { Clock, EventSink, StateStore } from '../../ports.ts';
+import type { Clock, EventSink, ServiceHealth, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
 import { MemoryMetricSource } from './memoryMetricSource.ts';
 import { MemoryTickRecordStore } from './memoryTickRecordStore.ts';
@@ -61,6 +62,12 @@ export class LocalAutoscaler {
   public readonly ticks = new MemoryTickRecordStore();
   public readonly decisions: Decision[] = [];
   readonly #worker: ScalingWorker;
+  /** What status reports as the service's health: the last tick run here, the local dead letters. */
+  readonly #health: ServiceHealth = {
+    lastTickAt: async () => this.#lastTickAt ?? null,
+    deadLetters: async () => this.queue.snapshot().deadLetters.length,
+  };
+  #lastTickAt?: string;
   #server?: Server;
   #draining?: Promise<void>;
   #ticker?: NodeJS.Timeout;
@@ -106,15 +113,16 @@ export class LocalAutoscaler {
     const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock, metrics: this.metrics });
     // As the Lambda tick measures itself: its own evaluations, not the worker's run after them.
     await recordTick(summary, (performance.now() - started) / 1000, { ticks: this.ticks });
+    this.#lastTickAt = summary.at;
     await this.drain();
     return summary;
   }
 
-  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string): Promise<HttpResult> {
+  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string, query: Record<string, string> = {}): Promise<HttpResult> {
     try {
       if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
-      // Both read only, with status's token (as the status function serves both).
-      const isStatus = method === 'GET' && (path === '/status' || path === '/metrics');
+      // Read only, with status's token (as the status function serves them).
+      const isStatus = method === 'GET' && (path === '/status' || path === '/metrics' || path === '/explain');
       const token = isStatus ? (this.options.statusToken ?? this.options.token) : this.options.token;
       if (token !== undefined && !bearerMatches(headers.authorization, token)) throw new BadRequestError('missing or wrong bearer token', 401);
       const { policy, clock, store } = this.options;
@@ -127,11 +135,14 @@ export class LocalAutoscaler {
         const { contentType, text } = await prometheusExposition(policy, { store, ticks: this.ticks });
         return { statusCode: 200, contentType, text };
       }
+      const live = (id: string) => this.cluster.snapshot()[id]?.desired;
+      if (isStatus && path === '/explain') {
+        const report = await explain(policy, parseExplainQuery(query), { store, clock, live, audit: () => this.decisions });
+        return { statusCode: 200, body: { ...report } };
+      }
       if (isStatus) {
-        return {
-          statusCode: 200,
-          body: { at: clock.now().toISOString(), targets: await status(policy, { store, clock }), cluster: this.cluster.snapshot(), queue: this.queue.snapshot() },
-        };
+        const report = await status(policy, { store, clock, health: this.#health, live });
+        return { statusCode: 200, body: { ...report, cluster: this.cluster.snapshot(), queue: this.queue.snapshot() } };
       }
       if (method === 'POST' && path === '/emergency') {
         const outcomes = await emergency(policy, parseEmergencyRequest(parseJson(body)), {
@@ -151,7 +162,7 @@ export class LocalAutoscaler {
         this.metrics.put(point.data, point.data.value, clock.now());
         return { statusCode: 200, body: { recorded: point.data, at: clock.now().toISOString() } };
       }
-      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, GET /metrics, POST /emergency, POST /tick, POST /metrics`, 404);
+      throw new BadRequestError(`no route ${method} ${path}: try POST /webhook, GET /status, GET /metrics, GET /explain?target=T, POST /emergency, POST /tick, POST /metrics`, 404);
     } catch (error) {
       const result = errorResult(error);
       if (result.statusCode >= 500) this.options.print(`${method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
@@ -213,7 +224,7 @@ export class LocalAutoscaler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const result = tooLarge
       ? errorResult(new BadRequestError(`body larger than ${MAX_BODY_BYTES} bytes`, 413))
-      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'));
+      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'), Object.fromEntries(url.searchParams));
     if ('text' in result) {
       res.writeHead(result.statusCode, { 'content-type': result.contentType });
       res.end(result.text);

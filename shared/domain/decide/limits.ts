@@ -152,6 +152,9 @@ const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
   ['windowBounds', windowBounds],
 ];
 
+/** The limits in the order they apply; `explain` walks the same list. */
+export const LIMIT_ORDER: readonly Limit[] = [...STEPS.map(([name]) => name), 'gpuCapacity', 'hardBounds'];
+
 const apply = (p: Proposal, result: Limited | undefined, ctx: Context): Proposal => {
   if (!result || result.to === p.to) return result ? { ...p, notes: [...p.notes, result.why] } : p;
   return { ...p, to: result.to, held: result.to === ctx.base, limitedBy: p.limitedBy ?? result.why, notes: [...p.notes, result.why] };

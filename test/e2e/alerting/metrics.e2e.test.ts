@@ -88,7 +88,7 @@ describe('GET /metrics scraped by the real Prometheus: the runbook series and th
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     const status = await import('../../../functions/status/handler.ts');
-    const handler = status.buildHandler({ policy, store, ticks: autoscaler.ticks, clock, token: async () => STATUS_TOKEN });
+    const handler = status.buildHandler({ policy, store, ticks: autoscaler.ticks, clock, token: async () => STATUS_TOKEN, health: { lastTickAt: async () => null, deadLetters: async () => 0 } });
     lambda = await serveLambdaWebhook('status', handler);
 
     secrets = await mkdtemp(join(tmpdir(), 'e2e-status-token-'));

@@ -8,6 +8,7 @@ import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
 import { SsmTickRecordStore } from '../../../shared/adapters/aws/ssmTickRecordStore.ts';
+import { AwsServiceHealth } from '../../../shared/adapters/aws/serviceHealth.ts';
 import { ssmToken } from '../../../shared/adapters/aws/webhookToken.ts';
 import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
 import type { Policy } from '../../../shared/domain/policy.ts';
@@ -81,6 +82,9 @@ export const deploy = async (
     // The worker runs between the emergency function's looks at the state, as it would in AWS.
     sleep: async () => void (await pump()),
   });
+  const statusHandler = handlers.status.buildHandler({
+    policy, store: ssmStore, ticks, clock, token: ssmToken(statusTokenName), health: new AwsServiceHealth(clients.cloudWatch, clients.sqs, dlqUrl, clock),
+  });
   return {
     clients,
     policy,
@@ -105,10 +109,11 @@ export const deploy = async (
     workloads: cluster_,
     /** A status request through its Function URL, on a fresh instance (a cold start): `path` `/metrics` for Prometheus. */
     status: async (headers: Record<string, string>, path = '/') =>
-      (await handlers.status.buildHandler({ policy, store: ssmStore, ticks: new SsmTickRecordStore(clients.ssm, prefix), clock, token: ssmToken(statusTokenName) })(
-        functionUrlEvent(undefined, headers, 'GET', path),
-        lambdaContext('status'),
-      )) as APIGatewayProxyStructuredResultV2,
+      (await statusHandler(functionUrlEvent(undefined, headers, 'GET', path), lambdaContext('status'))) as APIGatewayProxyStructuredResultV2,
+    /** The status function as its Function URL runs it, for a loopback server. */
+    statusHandler,
+    emergencyHandler: emergency,
+    statusTokenName,
   };
 };
 

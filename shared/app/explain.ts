@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import type { Decision } from '../domain/decision.ts';
+import { explainDecision, type Explanation } from '../domain/decide/explain.ts';
+import type { Intent } from '../domain/intent.ts';
+import { isShadow, type Policy } from '../domain/policy.ts';
+import { resolvePolicy } from '../domain/resolve.ts';
+import type { HistoryEntry } from '../domain/state.ts';
+import { BadRequestError, invalidInput } from '../errors.ts';
+import type { Clock, StateStore } from '../ports.ts';
+import { gpuViewFor, stateIdsFor } from './gpuView.ts';
+
+/** `GET /explain?target=worker-llm&at=2026-11-23T09:00:00-05:00`. */
+export const explainQuerySchema = z.strictObject({
+  target: z.string().min(1),
+  /** The instant to explain; now by default. */
+  at: z.iso.datetime({ offset: true }).optional(),
+});
+
+export type ExplainQuery = z.infer<typeof explainQuerySchema>;
+
+export const parseExplainQuery = (input: unknown): ExplainQuery => {
+  const result = explainQuerySchema.safeParse(input);
+  if (!result.success) throw invalidInput('invalid explain request', result.error.issues);
+  return result.data;
+};
+
+/** A decision as the audit trail keeps it: without its state document. */
+export type AuditedDecision = Omit<Decision, 'state'>;
+
+export interface ExplainReport {
+  at: string;
+  target: string;
+  mode: 'live' | 'shadow';
+  /** The state's history up to `at`, newest first: each entry's code says what limited or caused it. */
+  history: HistoryEntry[];
+  /** The audit events of the target up to `at`, newest first, with every reason; null where this host cannot read them. */
+  audit: AuditedDecision[] | null;
+  /** decide() on the live state at `at`, as a tick would run it, without acting. */
+  now: Omit<Explanation, 'decision'> & { decision: AuditedDecision };
+}
+
+export interface ExplainDeps {
+  store: StateStore;
+  clock: Clock;
+  /** The live size, where the host can read it (the worker reads it before deciding). */
+  live?: (target: string) => number | undefined;
+  /** The audit events this host keeps, oldest first. */
+  audit?: () => readonly Decision[];
+}
+
+/** Enough to follow an incident; the history keeps five. */
+const AUDIT_SHOWN = 20;
+
+const withoutState = ({ state: _state, ...decision }: Decision): AuditedDecision => decision;
+
+/**
+ * The reason chain of a target's recent decisions and what a tick would do now, from the
+ * decision engine's own steps; nothing is queued, applied or written.
+ */
+export const explain = async (policy: Policy, query: ExplainQuery, deps: ExplainDeps): Promise<ExplainReport> => {
+  const target = resolvePolicy(policy).target(query.target);
+  if (!target) throw new BadRequestError(`unknown target "${query.target}"; the policy has ${policy.targets.map((t) => t.id).join(', ')}`, 404);
+  const at = query.at ? new Date(query.at) : deps.clock.now();
+  const states = await deps.store.getMany(stateIdsFor(target));
+  const state = states.get(target.id);
+  const shadow = isShadow(policy, target);
+  // As the worker does: a shadow target's live size is not its recorded one, by design.
+  const observed = shadow && typeof state?.desired === 'number' ? undefined : deps.live?.(target.id);
+  const gpu = gpuViewFor(target, states);
+  // An id no tick uses: a dry run must never read as an intent already decided.
+  const intent: Intent = { id: `x-explain-${at.getTime()}`, target: target.id, createdAt: at.toISOString(), source: 'tick', alerts: [] };
+  const { decision, ...steps } = explainDecision(target, state, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, at);
+  const until = at.getTime();
+  return {
+    at: at.toISOString(),
+    target: target.id,
+    mode: shadow ? 'shadow' : 'live',
+    history: (state?.history ?? []).filter((h) => Date.parse(h.at) <= until).reverse(),
+    audit: deps.audit ? deps.audit().filter((d) => d.target === target.id && Date.parse(d.at) <= until).slice(-AUDIT_SHOWN).reverse().map(withoutState) : null,
+    now: { ...steps, decision: withoutState(decision) },
+  };
+};
