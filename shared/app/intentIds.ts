@@ -8,6 +8,16 @@ import { createHash, randomUUID } from 'node:crypto';
 export const alertIntentId = (target: string, fingerprint: string, status: string, startsAt: string, rules: readonly string[]): string =>
   `a-${createHash('sha256').update([target, fingerprint, status, startsAt, [...rules].sort().join(',')].join('\n')).digest('hex').slice(0, 40)}`;
 
+/**
+ * The id of the intent that carries a notification's alerts for one target: the same alerts
+ * (by their ids above) always yield the same id, so an HA pair's copy of the notification is
+ * dropped by SQS and recognised by the worker.
+ */
+export const alertsIntentId = (target: string, alertIds: readonly string[]): string =>
+  alertIds.length === 1 && alertIds[0] !== undefined
+    ? alertIds[0]
+    : `a-${createHash('sha256').update([target, ...[...alertIds].sort()].join('\n')).digest('hex').slice(0, 40)}`;
+
 /** One tick intent per target and minute: a tick delivered twice acts once. */
 export const tickIntentId = (target: string, at: Date): string => `t-${target}-${at.toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
 

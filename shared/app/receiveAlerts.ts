@@ -1,10 +1,13 @@
 import { alertValue, parseWebhookPayload, type WebhookPayload } from '../domain/alertmanager.ts';
-import type { Intent } from '../domain/intent.ts';
+import type { AlertObservation, Intent } from '../domain/intent.ts';
 import { routeAlert } from '../domain/matching.ts';
 import { type Policy, rulesOf } from '../domain/policy.ts';
 import { BadRequestError, invalidInput, MAX_DETAILS, QueueUnavailableError } from '../errors.ts';
 import type { Clock, IntentQueue } from '../ports.ts';
-import { alertIntentId } from './intentIds.ts';
+import { alertIntentId, alertsIntentId } from './intentIds.ts';
+
+/** Alerts of one target per intent: well inside an SQS message's 256 KiB, whatever the labels. */
+const ALERTS_PER_INTENT = 250;
 
 export interface QueuedAlert {
   target: string;
@@ -55,7 +58,10 @@ export const receiveAlerts = async (
 ): Promise<AlertsSummary> => {
   const now = deps.clock.now().toISOString();
   const summary: AlertsSummary = { received: payload.alerts.length, truncatedAlerts: payload.truncatedAlerts, queued: [], ignored: [] };
-  const intents = new Map<string, Intent>();
+  // One intent per target and notification, its alerts together: a notification of a thousand
+  // alerts is a few intents, not a thousand deliveries of one state each.
+  const byTarget = new Map<string, { keys: string[]; alerts: AlertObservation[]; queued: QueuedAlert[] }>();
+  const seen = new Set<string>();
   for (const alert of payload.alerts) {
     const alertname = alert.labels.alertname ?? '';
     const routes = routeAlert(policy, alert.labels);
@@ -65,26 +71,33 @@ export const receiveAlerts = async (
     }
     const startsAt = new Date(alert.startsAt).toISOString();
     for (const [target, rules] of routes) {
-      const id = alertIntentId(target, alert.fingerprint, alert.status, startsAt, rules);
-      if (intents.has(id)) {
+      const key = alertIntentId(target, alert.fingerprint, alert.status, startsAt, rules);
+      if (seen.has(key)) {
         summary.ignored.push({ alertname, fingerprint: alert.fingerprint, reason: 'DuplicateInPayload' });
         continue;
       }
+      seen.add(key);
       const value = valueFor(policy, target, rules, alert);
-      intents.set(id, {
-        id,
-        target,
-        createdAt: now,
-        source: 'alert',
-        alerts: [{ fingerprint: alert.fingerprint, alertname, status: alert.status, startsAt, rules, ...(value !== undefined ? { value } : {}) }],
-      });
-      summary.queued.push({ target, alertname, fingerprint: alert.fingerprint, status: alert.status, rules, intent: id });
+      const group = byTarget.get(target) ?? { keys: [], alerts: [], queued: [] };
+      group.keys.push(key);
+      group.alerts.push({ fingerprint: alert.fingerprint, alertname, status: alert.status, startsAt, rules, ...(value !== undefined ? { value } : {}) });
+      group.queued.push({ target, alertname, fingerprint: alert.fingerprint, status: alert.status, rules, intent: '' });
+      byTarget.set(target, group);
+    }
+  }
+  const intents: Intent[] = [];
+  for (const [target, group] of byTarget) {
+    // An SQS message holds 256 KiB: a target with more alerts than fit gets more than one intent.
+    for (let i = 0; i < group.alerts.length; i += ALERTS_PER_INTENT) {
+      const id = alertsIntentId(target, group.keys.slice(i, i + ALERTS_PER_INTENT));
+      intents.push({ id, target, createdAt: now, source: 'alert', alerts: group.alerts.slice(i, i + ALERTS_PER_INTENT) });
+      for (const queued of group.queued.slice(i, i + ALERTS_PER_INTENT)) summary.queued.push({ ...queued, intent: id });
     }
   }
   try {
-    await deps.queue.send([...intents.values()]);
+    await deps.queue.send(intents);
   } catch (error) {
-    throw new QueueUnavailableError(`could not queue ${intents.size} intent(s): ${(error as Error).message}`, { cause: error });
+    throw new QueueUnavailableError(`could not queue ${intents.length} intent(s): ${(error as Error).message}`, { cause: error });
   }
   return summary;
 };

@@ -53,6 +53,13 @@ const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean 
   prior.windowEntry?.done !== next.windowEntry?.done ||
   prior.windowReturn?.after !== next.windowReturn?.after;
 
+/** A target's minute within the reconcile interval: stable, and spread evenly by its id. */
+const reconcileSlot = (target: string, minutes: number): number => {
+  let hash = 0;
+  for (let i = 0; i < target.length; i++) hash = (hash * 31 + target.charCodeAt(i)) >>> 0;
+  return hash % minutes;
+};
+
 /**
  * The minute tick, level-triggered: re-evaluates every target against its active alerts,
  * schedule windows, pause expiry and GPU-pool idleness, and queues a tick intent only for
@@ -71,7 +78,11 @@ export const tick = async (
     ...(read.error ? { metricError: read.error } : {}),
   };
   // Drift (someone else resized a target) shows only against the live size, which the worker reads.
-  const reconcile = Math.floor(now.getTime() / 60_000) % (policy.defaults.reconcileEvery / 60) === 0;
+  // Each target has its own minute in the interval, so a round of reconciles is spread over it
+  // instead of every target's live size being read, and state written, in the same minute.
+  const minutes = policy.defaults.reconcileEvery / 60;
+  const minute = Math.floor(now.getTime() / 60_000);
+  const reconciles = (target: string) => (minute + reconcileSlot(target, minutes)) % minutes === 0;
   const rules = new Map(policy.metricRules.map((r) => [r.id, r]));
   const signalsByTarget = new Map<string, MetricSignal[]>();
   for (const signal of read.signals) {
@@ -96,7 +107,7 @@ export const tick = async (
     if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
     if (preview.verdict === 'hold') summary.waiting.push(target.id);
     // A hold that asks another target for something (a pool for nodes) is worth a delivery too.
-    if (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state) || reconcile) {
+    if (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state) || reconciles(target.id)) {
       summary.queued.push(intent);
       summary.foreseen.push(preview);
     }

@@ -6,6 +6,12 @@ import { type Intent, intentSchema } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { RetryableScalingError } from '../errors.ts';
 
+/**
+ * A record is started only with this much of the function's time left: one intent's reads,
+ * scaling call and writes fit well inside it (each AWS call times out at 5 s).
+ */
+const MIN_REMAINING_MS = 20_000;
+
 /** Where a record came from: its FIFO group (the target) and how often it was delivered. */
 export interface RecordOrigin {
   messageId: string;
@@ -47,8 +53,12 @@ const safeJson = (text: string): unknown => {
 export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerReport): ScalingWorker => {
   // The processor holds the batch it works on: one batch at a time per worker, as Lambda runs it.
   const processor = new SqsFifoPartialProcessorAsync();
-  const processRecord = async (record: SQSRecord): Promise<void> => {
+  const processRecord = async (record: SQSRecord, context?: Context): Promise<void> => {
     const origin: RecordOrigin = { messageId: record.messageId, group: record.attributes.MessageGroupId ?? '', receives: Number(record.attributes.ApproximateReceiveCount) };
+    if (context && context.getRemainingTimeInMillis() < MIN_REMAINING_MS) {
+      // Not started: back to the queue untouched, rather than cut off halfway by the timeout.
+      throw new RetryableScalingError(`message ${record.messageId} not started: ${context.getRemainingTimeInMillis()} ms left of the function's time`);
+    }
     const parsed = intentSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
       report.failed({ ...origin, kind: 'notAnIntent', problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) });

@@ -2,8 +2,28 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Intent } from '../../domain/intent.ts';
 import type { IntentQueue } from '../../ports.ts';
 
-/** SendMessageBatch takes at most 10 entries. */
+/** SendMessageBatch takes at most 10 entries, and 256 KiB of bodies in all. */
 const BATCH = 10;
+const BATCH_BYTES = 256 * 1024 - 4 * 1024;
+
+/** Consecutive intents in batches SendMessageBatch accepts, order kept. */
+const batchesOf = (intents: readonly Intent[]): Intent[][] => {
+  const batches: Intent[][] = [];
+  let batch: Intent[] = [];
+  let bytes = 0;
+  for (const intent of intents) {
+    const size = Buffer.byteLength(JSON.stringify(intent));
+    if (batch.length === BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(intent);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+};
 
 /**
  * Intents on the SQS FIFO queue: MessageGroupId = the target's FIFO group (one in flight per
@@ -22,8 +42,7 @@ export class SqsIntentQueue implements IntentQueue {
     // Batches go out together, except that one waits for an earlier one sharing a group:
     // SQS keeps a group's order only between calls that follow one another.
     const last = new Map<string, Promise<void>>();
-    const sends = Array.from({ length: Math.ceil(intents.length / BATCH) }, (_, i) => {
-      const batch = intents.slice(i * BATCH, (i + 1) * BATCH);
+    const sends = batchesOf(intents).map((batch) => {
       const groups = [...new Set(batch.map((intent) => this.groupOf(intent.target)))];
       const sent = Promise.all(groups.map((g) => last.get(g))).then(() => this.sendBatch(batch));
       for (const g of groups) last.set(g, sent);
