@@ -85,9 +85,13 @@ const commandFor = (request: EmergencyRequest, state: TargetState | undefined): 
     ? { ...request.command, replicas: Math.max(1, state.desired * 2) }
     : request.command;
 
-/** Decided, and done: its action (if any) is no longer pending. */
-const decidedIn = (state: TargetState | undefined, intent: string): boolean =>
-  state !== undefined && state.recentIntents.includes(intent) && state.pending?.audit.intent !== intent;
+/** The recorded answer to a command, once decided and done (its action, if any, no longer pending). */
+const answerIn = (state: TargetState | undefined, intent: string): { decision?: HistoryEntry } | undefined => {
+  if (state === undefined || state.pending?.audit.intent === intent) return undefined;
+  const decision = state.emergencies?.find((e) => e.intent === intent) ?? state.history.find((h) => h.intent === intent);
+  if (decision) return { decision };
+  return state.recentIntents.includes(intent) ? {} : undefined;
+};
 
 /**
  * Runs a runbook emergency procedure through the same queue as everything else (one writer
@@ -115,10 +119,9 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
   while (pending.size > 0) {
     const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
     for (const intent of pending.values()) {
-      const state = states.get(intent.target);
-      if (!decidedIn(state, intent.id)) continue;
-      const decision = state?.history.find((h) => h.intent === intent.id);
-      outcomes.push({ target: intent.target, intent: intent.id, status: 'applied', ...(decision ? { decision } : {}) });
+      const answer = answerIn(states.get(intent.target), intent.id);
+      if (!answer) continue;
+      outcomes.push({ target: intent.target, intent: intent.id, status: 'applied', ...answer });
       pending.delete(intent.id);
     }
     if (pending.size === 0 || Date.now() >= deadline) break;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Decision } from '../domain/decision.ts';
 import { explainDecision, type Explanation } from '../domain/decide/explain.ts';
+import { holdUnreadable } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
 import { isShadow, type Policy } from '../domain/policy.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
@@ -69,7 +70,10 @@ export const explain = async (policy: Policy, query: ExplainQuery, deps: Explain
   const gpu = gpuViewFor(target, states);
   // An id no tick uses: a dry run must never read as an intent already decided.
   const intent: Intent = { id: `x-explain-${at.getTime()}`, target: target.id, createdAt: at.toISOString(), source: 'tick', alerts: [] };
-  const { decision, ...steps } = explainDecision(target, state, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, at);
+  const explained = explainDecision(target, state, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, at);
+  // As the worker does: a target whose state cannot be read holds, whatever the chain would say.
+  const problem = states.unreadable.get(target.id);
+  const { decision, ...steps } = problem === undefined ? explained : { ...explained, decision: holdUnreadable(target, intent, problem, observed ?? target.min, at) };
   const until = at.getTime();
   return {
     at: at.toISOString(),

@@ -2,6 +2,7 @@ import type { GpuView } from '../domain/decide/index.ts';
 import type { NodeGroupTarget, Policy } from '../domain/policy.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
 import type { TargetState } from '../domain/state.ts';
+import type { StateRead } from '../ports.ts';
 
 /** The pool a target runs on or is, when it has GPU workloads. */
 export const poolOf = (target: ResolvedTarget): NodeGroupTarget | undefined => {
@@ -15,13 +16,19 @@ export const stateIdsFor = (target: ResolvedTarget): string[] => {
   return pool ? [...new Set([target.id, pool.id, ...target.members.map((m) => m.id)])] : [target.id];
 };
 
+/** The pool's nodes for certain: while an action is pending (it may never happen), the smaller of before and after. */
+const nodesThere = (state: TargetState | undefined): number | undefined =>
+  state?.pending ? Math.min(state.pending.from, state.pending.to) : (state?.desired ?? undefined);
+
 /** Builds the GPU view from state documents; a member never seen counts at its hard min. */
-export const gpuViewFor = (target: ResolvedTarget, states: ReadonlyMap<string, TargetState>): GpuView | undefined => {
+export const gpuViewFor = (target: ResolvedTarget, states: StateRead): GpuView | undefined => {
   const pool = poolOf(target);
   if (!pool) return undefined;
+  const unknown = target.members.filter((m) => states.unreadable.has(m.id)).map((m) => m.id);
   return {
     pool,
-    poolDesired: states.get(pool.id)?.desired ?? pool.min,
+    ...(unknown.length > 0 ? { unknown } : {}),
+    poolDesired: nodesThere(states.get(pool.id)) ?? pool.min,
     members: target.members.map((member) => {
       const state = states.get(member.id);
       return { target: member, desired: state?.desired ?? member.min, ...(state?.lastDownAt ? { lastDownAt: state.lastDownAt } : {}) };

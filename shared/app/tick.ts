@@ -51,7 +51,13 @@ const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean 
   prior.alerts.length !== next.alerts.length ||
   prior.idleSince !== next.idleSince ||
   prior.windowEntry?.done !== next.windowEntry?.done ||
-  prior.windowReturn?.after !== next.windowReturn?.after;
+  prior.windowReturn?.after !== next.windowReturn?.after ||
+  readingsOf(prior) !== readingsOf(next) ||
+  // Audit events a failed publish left behind go out on the next delivery: make one now.
+  (prior.outbox?.length ?? 0) > 0;
+
+/** What a target's metric readings say, without when they were read. */
+const readingsOf = (state: TargetState): string => JSON.stringify((state.readings ?? []).map(({ at: _at, ...reading }) => reading));
 
 /** A target's minute within the reconcile interval: stable, and spread evenly by its id. */
 const reconcileSlot = (target: string, minutes: number): number => {

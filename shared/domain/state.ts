@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { metricSignalSchema } from './metrics.ts';
 
 /** The caps keep one target's document well under the 4 KB of a Standard SSM parameter. */
-export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, outbox: 4, message: 160 } as const;
+export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, outbox: 4, readings: 8, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -125,6 +126,13 @@ export const targetStateSchema = z.strictObject({
   pending: pendingActionSchema.optional(),
   /** Audit records whose events could not be sent yet: the next delivery sends them. */
   outbox: z.array(auditRecordSchema).max(STATE_LIMITS.outbox).optional(),
+  /**
+   * The last operator commands and their outcomes, apart from the busier history: a command
+   * retried with its idempotency key is recognised, and answered the same, long after.
+   */
+  emergencies: z.array(historyEntrySchema).max(STATE_LIMITS.emergencies).optional(),
+  /** The tick's last reading of each metric rule: a rule still in force between ticks. */
+  readings: z.array(metricSignalSchema.extend({ at: isoSchema })).max(STATE_LIMITS.readings).optional(),
 });
 
 export type TargetState = z.infer<typeof targetStateSchema>;

@@ -420,13 +420,20 @@ describe('Function: decide — sources that used to conflict', () => {
     // Act
     const decision = decideIn(policy, state, { intent: alertIntent('worker-llm', alerts, now) }, now);
     const crowded = decideIn(policy, stateOf('worker-llm', { desired: 3, window: 'peak' }), { intent: alertIntent('worker-llm', [...alerts, alert('LLMHighLatency', ['llm-high-latency'])], now) }, now);
+    const vetoes = Array.from({ length: 13 }, (_, i) => alert('VRAMHeadroomLow', ['vram-headroom-low'], { fingerprint: `fp-vram-${i}` }));
+    const tooManyVetoes = decideIn(policy, stateOf('worker-llm', { desired: 3, window: 'peak' }), { intent: alertIntent('worker-llm', vetoes, now) }, now);
 
     // Assess
     expect(decision.state.alerts.map((a) => a.alertname)).toContain('VRAMHeadroomLow');
     expect(decision.state.alerts).toHaveLength(12);
     expect(decision).toMatchObject({ verdict: 'hold', to: 3, limitedBy: { code: 'VetoedByAlert' } });
-    // Thirteen alerts and no veto among them: one had to go, so it might have been a veto (fail safe)
-    expect(crowded).toMatchObject({ verdict: 'hold', to: 3, limitedBy: { code: 'AlertsTruncatedVeto' } });
+    // Thirteen alerts, none a veto: the one that went is known not to be one; the up acts
+    expect(crowded).toMatchObject({ verdict: 'scale', to: 4 });
+    expect(crowded.reasons.map((r) => r.code)).toContain('AlertsTruncated');
+    // Thirteen vetoes: the newest twelve are kept, and the state says a veto had to go (fail safe)
+    expect(tooManyVetoes.state.alerts).toHaveLength(12);
+    expect(tooManyVetoes.state.alertsTruncated).toBe(true);
+    expect(decideIn(policy, { ...tooManyVetoes.state, alerts: tooManyVetoes.state.alerts.slice(2) }, { intent: alertIntent('worker-llm', [llmQueue], now) }, now).state.alertsTruncated).toBeUndefined();
   });
 
   it('does not revive a resolved alert from a late copy of its firing notice', () => {

@@ -47,8 +47,9 @@ const DAY: readonly [time: string, target: string, move: string, reason: string]
   ['18:00', 'app', '5->4', 'OneStepAtATime'], // normal-evening wants 3: one step down per cooldown
   ['18:00', 'worker-llm', '4->3', 'ScheduleEntry'],
   ['18:00', 'worker-rl', '2->1', 'ScheduleEntry'], // 3 + 1 GPUs: one node needed from now
+  ['18:04', 'app', '4->4', 'CooldownActive'], // app's reconcile minute (each target has its own in 5m): the entry waits
   ['18:05', 'app', '4->3', 'ScheduleEntry'], // the 5m cooldown is over: the entry, kept until reached
-  ['19:00', 'gpu-pool', '2->1', 'GpuPoolIdle'], // one node idle since 18:00 for the 1h idleAfter
+  ['19:01', 'gpu-pool', '2->1', 'GpuPoolIdle'], // one node idle since 18:01 (the tick after the workers went down) for the 1h idleAfter
 ];
 
 // The range starts at local midnight inside normal-evening, with every target at its hard min.
@@ -58,25 +59,27 @@ const FIRST_MIDNIGHT: readonly [time: string, target: string, move: string, reas
 ];
 
 // GPU-node-hours by hand, per local day: one node all day (24 h, 23 h when the clock springs
-// forward, 25 h when it falls back) and a second one from 08:30 to 19:00 (10.5 h).
+// forward, 25 h when it falls back) and a second one from 08:30 to 19:01 (10.5 h and a minute).
+/** The second node's hours a day: 08:30 to 19:01. */
+const SECOND_NODE = 10.5 + 1 / 60;
 type DayHours = readonly [date: string, hoursInDay: number, secondNode: number];
 
 const CASES: readonly { zone: string; from: string; to: string; change: string; offPeakHours: number; days: DayHours[] }[] = [
   {
     zone: 'America/New_York', from: '2027-03-10', to: '2027-03-17', change: '2027-03-14', offPeakHours: 4,
-    days: [['2027-03-10', 24, 10.5], ['2027-03-11', 24, 10.5], ['2027-03-12', 24, 10.5], ['2027-03-13', 24, 10.5], ['2027-03-14', 23, 10.5], ['2027-03-15', 24, 10.5], ['2027-03-16', 24, 10.5]],
+    days: [['2027-03-10', 24, SECOND_NODE], ['2027-03-11', 24, SECOND_NODE], ['2027-03-12', 24, SECOND_NODE], ['2027-03-13', 24, SECOND_NODE], ['2027-03-14', 23, SECOND_NODE], ['2027-03-15', 24, SECOND_NODE], ['2027-03-16', 24, SECOND_NODE]],
   },
   {
     zone: 'America/New_York', from: '2027-11-03', to: '2027-11-10', change: '2027-11-07', offPeakHours: 6,
-    days: [['2027-11-03', 24, 10.5], ['2027-11-04', 24, 10.5], ['2027-11-05', 24, 10.5], ['2027-11-06', 24, 10.5], ['2027-11-07', 25, 10.5], ['2027-11-08', 24, 10.5], ['2027-11-09', 24, 10.5]],
+    days: [['2027-11-03', 24, SECOND_NODE], ['2027-11-04', 24, SECOND_NODE], ['2027-11-05', 24, SECOND_NODE], ['2027-11-06', 24, SECOND_NODE], ['2027-11-07', 25, SECOND_NODE], ['2027-11-08', 24, SECOND_NODE], ['2027-11-09', 24, SECOND_NODE]],
   },
   {
     zone: 'Europe/Berlin', from: '2027-03-25', to: '2027-04-01', change: '2027-03-28', offPeakHours: 4,
-    days: [['2027-03-25', 24, 10.5], ['2027-03-26', 24, 10.5], ['2027-03-27', 24, 10.5], ['2027-03-28', 23, 10.5], ['2027-03-29', 24, 10.5], ['2027-03-30', 24, 10.5], ['2027-03-31', 24, 10.5]],
+    days: [['2027-03-25', 24, SECOND_NODE], ['2027-03-26', 24, SECOND_NODE], ['2027-03-27', 24, SECOND_NODE], ['2027-03-28', 23, SECOND_NODE], ['2027-03-29', 24, SECOND_NODE], ['2027-03-30', 24, SECOND_NODE], ['2027-03-31', 24, SECOND_NODE]],
   },
   {
     zone: 'Europe/Berlin', from: '2027-10-28', to: '2027-11-04', change: '2027-10-31', offPeakHours: 6,
-    days: [['2027-10-28', 24, 10.5], ['2027-10-29', 24, 10.5], ['2027-10-30', 24, 10.5], ['2027-10-31', 25, 10.5], ['2027-11-01', 24, 10.5], ['2027-11-02', 24, 10.5], ['2027-11-03', 24, 10.5]],
+    days: [['2027-10-28', 24, SECOND_NODE], ['2027-10-29', 24, SECOND_NODE], ['2027-10-30', 24, SECOND_NODE], ['2027-10-31', 25, SECOND_NODE], ['2027-11-01', 24, SECOND_NODE], ['2027-11-02', 24, SECOND_NODE], ['2027-11-03', 24, SECOND_NODE]],
   },
 ];
 
@@ -94,7 +97,7 @@ describe('Function: replay (simulate), the shipped policy over a week across a D
       ...days.flatMap(([date]) => DAY.map(([time, target, move, why]) => `${date} ${time} ${target} ${move} ${why}`)),
     ];
     expect(result.decisions.map((d) => row(d, zone))).toEqual(expected);
-    expect(result.decisions.every((d) => d.verdict === 'scale' || d.limitedBy?.code === 'WaitingForNodes')).toBe(true);
+    expect(result.decisions.every((d) => d.verdict === 'scale' || ['WaitingForNodes', 'CooldownActive'].includes(d.limitedBy?.code ?? ''))).toBe(true);
 
     // Assess: each window once a day; off-peak (01:00-06:00) lasts 4 real hours the day the clock springs forward, 6 when it falls back
     const app = resolvePolicy(policy).target('app');
@@ -110,11 +113,12 @@ describe('Function: replay (simulate), the shipped policy over a week across a D
     // Assess: the node-hours summed by hand, against a static pool of the peak (2 nodes) all week
     const byHand = days.reduce((sum, [, hours, second]) => sum + hours + second, 0);
     const hoursInRange = days.reduce((sum, [, hours]) => sum + hours, 0);
-    expect(gpuNodeHours(result)).toEqual([
+    const rounded = <T extends { nodeHours: number }>(rows: T[]) => rows.map((r) => ({ ...r, nodeHours: Math.round(r.nodeHours * 1e6) / 1e6 }));
+    expect(rounded(gpuNodeHours(result))).toEqual(rounded([
       { pool: 'gpu-pool', nodeHours: byHand, peak: 2, staticNodeHours: 2 * hoursInRange },
       // HSOF's GPU node group (2-6) has no window and no workload the scaler sizes on it: its minimum, all week
       { pool: 'hsof-gpu-nodes', nodeHours: 2 * hoursInRange, peak: 2, staticNodeHours: 2 * hoursInRange },
-    ]);
+    ]));
   });
 });
 

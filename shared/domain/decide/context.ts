@@ -14,6 +14,8 @@ export interface GpuView {
   /** The pool's size as its own state records it. */
   poolDesired: number;
   members: PoolMember[];
+  /** Members whose state document cannot be read: their size is unknown, so the pool never shrinks under them. */
+  unknown?: string[];
 }
 
 export interface DecideInput {

@@ -6,7 +6,7 @@ import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { initialState, STATE_LIMITS, type TargetState } from '../state.ts';
 import { choose } from './choose.ts';
-import { type Candidate, type Context, type DecideInput, iso, type Proposal } from './context.ts';
+import { type Candidate, type Context, type DecideInput, iso, ms, type Proposal } from './context.ts';
 import { applyLimits } from './limits.ts';
 import { observeIdle, observeWindow, readIntoState, tooOld } from './observe.ts';
 import { driftRestore, propose } from './propose.ts';
@@ -32,7 +32,8 @@ const emergencySize = (command: EmergencyCommand, ctx: Context): { to: number; w
       return { to: target.min, why: reason('EmergencyScaleToMin', `rolled back to the minimum safe size ${target.min}`) };
     case 'deprovisionPool': {
       if (target.kind !== 'eks-nodegroup') return undefined;
-      const needed = ctx.gpu ? nodesFor(target, gpuDemand(ctx.gpu.members)) : 0;
+      // A workload whose state cannot be read may run on any of the nodes: keep them all.
+      const needed = ctx.gpu?.unknown ? base : ctx.gpu ? nodesFor(target, gpuDemand(ctx.gpu.members)) : 0;
       const kept = needed > target.min ? `; keeps ${needed} node(s) for running GPU workloads` : '';
       return { to: needed, why: reason('EmergencyDeprovisionPool', `GPU pool deprovisioned to ${Math.max(needed, target.min)}${kept}`) };
     }
@@ -79,10 +80,11 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const done = { ...priorState, desired: observed ?? recorded };
     return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
   }
-  if (priorState.recentIntents.includes(intent.id)) {
+  if (priorState.recentIntents.includes(intent.id) || priorState.emergencies?.some((e) => e.intent === intent.id)) {
     // Act no more: a redelivery must never scale twice. Alertmanager re-sends a firing alert
     // with the same id (its repeat_interval): what it says is still news, the alert is seen now.
-    const refreshed = readIntoState(target, priorState, intent, nowMs, []);
+    // A pause (or pin) ends on a decision of its own, which releases a pinned HPA: not here.
+    const refreshed = { ...readIntoState(target, priorState, intent, nowMs, []), ...(priorState.pause ? { pause: priorState.pause } : {}) };
     const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
     return { ...decision, state: { ...decision.state, history: priorState.history } };
   }
@@ -139,7 +141,9 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
       const limited = applyLimits(wish, ctx);
       if (target.kind === 'hpa') {
         // The HPA would undo an emergency size within its range: pin it until resumed or expired.
-        const until = iso(nowMs + (('ttl' in command ? command.ttl : undefined) ?? target.defaults.pinFor) * 1000);
+        // At most maxPause, and never shorter than a pause the operator already set.
+        const pinFor = Math.min(('ttl' in command ? command.ttl : undefined) ?? target.defaults.pinFor, target.defaults.maxPause);
+        const until = iso(Math.max(nowMs + pinFor * 1000, ctx.state.pause ? ms(ctx.state.pause.until) : 0));
         ctx.state = { ...ctx.state, pause: { until, reason: `pinned at ${limited.to}: ${intent.reason ?? 'emergency'}`.slice(0, STATE_LIMITS.message), ...(intent.actor ? { by: intent.actor } : {}), pinned: true } };
         hpa = 'pin';
       }

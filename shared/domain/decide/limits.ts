@@ -212,6 +212,10 @@ export const limitsInForce = (target: ResolvedTarget, state: TargetState | undef
     warmupLeft: state ? Math.ceil(warmupLeft(target, state, now)) : 0,
     scaleDownDelayLeft: state ? Math.ceil(scaleDownDelayLeft(target, state, now)) : 0,
     pause: state?.pause !== undefined && ms(state.pause.until) > now ? state.pause : null,
-    vetoes: (state?.alerts ?? []).filter((a) => a.rules.some((id) => target.vetoes.has(id))).map((a) => a.alertname),
+    vetoes: [
+      ...(state?.alerts ?? []).filter((a) => a.rules.some((id) => target.vetoes.has(id))).map((a) => a.alertname),
+      // Alerts had to be dropped to fit: one of them may be a veto, so the target is treated as vetoed.
+      ...(state?.alertsTruncated ? ['AlertsTruncated'] : []),
+    ],
   };
 };

@@ -53,16 +53,20 @@ const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
 };
 
 /**
- * Keeps what fits: every veto, then the alerts seen most recently. When any had to go, the
- * target is treated as vetoed (fail safe) until the list has room again.
+ * Keeps what fits: vetoes first, then the alerts seen most recently. An alert dropped here is
+ * one whose rules are known; only a dropped veto could leave the target unvetoed by mistake,
+ * so only then is it treated as vetoed (fail safe) until the list has room again.
  */
 const keepAlerts = (live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; truncated: boolean } => {
   if (live.length <= STATE_LIMITS.alerts) return { alerts: live, truncated: false };
-  const vetoes = live.filter((a) => a.veto);
-  const others = live.filter((a) => !a.veto).sort((a, b) => ms(a.seenAt) - ms(b.seenAt));
-  const kept = [...vetoes, ...keepLast(others, Math.max(0, STATE_LIMITS.alerts - vetoes.length))];
-  notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts (every veto among them); scale-ups blocked until there is room`));
-  return { alerts: kept, truncated: true };
+  const bySeen = (a: ActiveAlert, b: ActiveAlert) => ms(a.seenAt) - ms(b.seenAt);
+  const allVetoes = live.filter((a) => a.veto).sort(bySeen);
+  const vetoes = keepLast(allVetoes, STATE_LIMITS.alerts);
+  const others = live.filter((a) => !a.veto).sort(bySeen);
+  const kept = [...vetoes, ...keepLast(others, STATE_LIMITS.alerts - vetoes.length)];
+  const vetoDropped = vetoes.length < allVetoes.length;
+  notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts, vetoes first${vetoDropped ? '; vetoes had to go too, so scale-ups are blocked until there is room' : ''}`));
+  return { alerts: kept, truncated: vetoDropped };
 };
 
 /** Merges the intent's alerts (seen when they were sent), expires old ones, and ends an expired pause. */
@@ -87,9 +91,12 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
     notes.push(reason('PauseExpired', `pause "${pause.reason}" ended at ${pause.until}; autoscaling resumed`));
     pause = undefined;
   }
-  const { pause: _p, alertsTruncated: _t, tombstones: _s, ...rest } = prior;
+  // A tick's readings replace the last ones; they stay in force until the next tick's.
+  const readings = intent.metrics ? intent.metrics.slice(0, STATE_LIMITS.readings).map((signal) => ({ ...signal, at: sentAt })) : prior.readings;
+  const { pause: _p, alertsTruncated: _t, tombstones: _s, readings: _r, ...rest } = prior;
   return {
     ...rest,
+    ...(readings?.length ? { readings } : {}),
     alerts,
     ...(stillTruncated ? { alertsTruncated: true as const } : {}),
     ...(tombstones.length ? { tombstones } : {}),

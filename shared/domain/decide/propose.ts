@@ -90,9 +90,16 @@ const targetFromMetric = (rule: ResolvedMetricRule, signal: MetricSignal, base: 
   return Math.max(1, Math.ceil(value / perReplica));
 };
 
+
 const fromMetrics = (ctx: Context, notes: Reason[]): Candidate[] => {
   const candidates: Candidate[] = [];
-  for (const signal of ctx.intent.metrics ?? []) {
+  // The intent's own readings (a tick's), or the last tick's while fresh: a rule in force
+  // between ticks still holds its level against an alert's scale-down.
+  // The tick queues a target whenever its readings change, and reconciles it every
+  // reconcileEvery: a reading older than two of those speaks no more.
+  const maxAge = 2 * ctx.target.defaults.reconcileEvery + 60;
+  const signals = ctx.intent.metrics ?? (ctx.state.readings ?? []).filter((r) => since(ctx.now, r.at) <= maxAge);
+  for (const signal of signals) {
     const rule = ctx.target.metricRules.find((r) => r.id === signal.rule);
     if (!rule) continue;
     if (signal.error !== undefined) {
@@ -158,7 +165,7 @@ const fromPool = (ctx: Context): Candidate[] => {
   if (wanted > ctx.base) {
     return [candidate('coupling', wanted, reason('GpuCapacityRequested', `workloads need ${wanted} node(s) of ${target.gpusPerNode} GPU(s) before their pods scale`))];
   }
-  if (target.idleAfter === undefined || needed >= ctx.base) return [];
+  if (target.idleAfter === undefined || needed >= ctx.base || ctx.gpu.unknown) return [];
   const idleFor = since(ctx.now, ctx.state.idleSince);
   if (idleFor < target.idleAfter) return [];
   return [candidate('idle', needed, reason('GpuPoolIdle', `${ctx.base - needed} GPU node(s) idle for ${formatDuration(idleFor)} (>= ${formatDuration(target.idleAfter)}); shrinking to ${needed}`))];

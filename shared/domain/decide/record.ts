@@ -73,6 +73,10 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
       : nextState.history,
   };
   if (moved) state = { ...state, desired: p.to, lastScaleAt: at, ...(p.to > from ? { lastUpAt: at } : { lastDownAt: at }) };
+  const answer = state.history.at(-1);
+  if (intent.source === 'emergency' && answer?.intent === intent.id) {
+    state = { ...state, emergencies: keepLast([...(state.emergencies ?? []), answer], STATE_LIMITS.emergencies) };
+  }
   state = settleWindow(state, p.to);
   return {
     target: ctx.target.id,
