@@ -23,13 +23,8 @@ const entriesPerTarget = (world: Awaited<ReturnType<typeof deploy>>): Record<str
 };
 
 describe('the webhook under a burst, on the emulator', () => {
-  // Fails on this branch: receiveAlerts queues one intent per (target, alert), so 1,000 alerts
-  // for two targets become 1,000 SendMessageBatch entries, 60 calls in a row in the pool's FIFO
-  // group; the webhook answered 500 after about 35 s here (December 2026). Grouping a
-  // notification's alerts into one intent per target is being made on main (issue 12,
-  // "Throughput"); this test holds that behaviour and passes once the change is merged here.
-  // The 15 s bound keeps the failing run short.
-  it.fails('answers 2xx to 1,000 alerts in one notification and queues at most one intent per target', async () => {
+  // One intent per target and notification: a thousand alerts are a few SendMessageBatch calls.
+  it('answers 2xx to 1,000 alerts in one notification and queues at most one intent per target', async () => {
     // Prepare: 600 pods pending on the GPU pool, 400 of app's instances on high CPU
     const world = await deploy('2026-11-23T10:00:00-05:00');
     const alerts = Array.from({ length: 1000 }, (_, i): { alertname: string; labels: Record<string, string>; fingerprint: string } =>
