@@ -14,7 +14,7 @@ import { ManualClock } from '../support/clock.ts';
 import { functionUrlEvent, lambdaContext } from '../support/lambda.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
-type WebhookModule = typeof import('../../functions/alertmanager-webhook/handler.ts');
+import { importWebhook, type WebhookModule } from '../support/handlerModules.ts';
 type AlertSpec = Parameters<typeof webhookPayload>[0][number];
 
 const policy = loadPolicyFile('policy.yaml');
@@ -27,15 +27,7 @@ const FUZZ_RUNS = 10_000;
 let webhook: WebhookModule;
 
 beforeAll(async () => {
-  // The handler module builds its default wiring from the environment when imported.
-  Object.assign(process.env, {
-    STATE_PREFIX: '/gpu-autoscaler/unit',
-    QUEUE_URL: 'http://127.0.0.1:9/queue/unit.fifo',
-    TOKEN_PARAMETER: '/gpu-autoscaler/unit/webhook-token',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  });
-  webhook = await import('../../functions/alertmanager-webhook/handler.ts');
+  webhook = await importWebhook();
 });
 
 // ---------------------------------------------------------------------------------------------
