@@ -23,6 +23,7 @@ import { MemoryMetricSource } from '../../../shared/adapters/local/memoryMetricS
 import { MemoryStateStore } from '../../../shared/adapters/local/memoryStateStore.ts';
 import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
 import { applyIntent, type WorkerDeps } from '../../../shared/app/applyIntent.ts';
+import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { tick } from '../../../shared/app/tick.ts';
 import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
@@ -133,7 +134,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
   const worker = (policy: Policy, start: string) => {
     const clock = new ManualClock(start);
     const store = new MemoryStateStore();
-    const queue = new MemoryFifoQueue(clock);
+    const queue = new MemoryFifoQueue(clock, { groupOf: fifoGroupOf(policy) }); // as deployed: a GPU pool and its workloads share a group
     const metrics = new MemoryMetricSource();
     const nodeGroups = new SimulatedCluster(policy, clock);
     const kubernetes = new KubernetesWorkloads(policy, asScaler);
