@@ -23,6 +23,7 @@ import { MemoryMetricSource } from '../../../shared/adapters/local/memoryMetricS
 import { MemoryStateStore } from '../../../shared/adapters/local/memoryStateStore.ts';
 import { SimulatedCluster } from '../../../shared/adapters/local/simulatedCluster.ts';
 import { applyIntent, type WorkerDeps } from '../../../shared/app/applyIntent.ts';
+import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { tick } from '../../../shared/app/tick.ts';
 import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
@@ -133,7 +134,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
   const worker = (policy: Policy, start: string) => {
     const clock = new ManualClock(start);
     const store = new MemoryStateStore();
-    const queue = new MemoryFifoQueue(clock);
+    const queue = new MemoryFifoQueue(clock, { groupOf: fifoGroupOf(policy) }); // as deployed: a GPU pool and its workloads share a group
     const metrics = new MemoryMetricSource();
     const nodeGroups = new SimulatedCluster(policy, clock);
     const kubernetes = new KubernetesWorkloads(policy, asScaler);
@@ -263,8 +264,12 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
   });
 
   it('scales the training workers to zero once the job queue has stayed empty for 30 minutes', async () => {
-    // Prepare: three jobs waited through the last minute; the tick gives one worker per job
+    // Prepare: the peak window's entry at 10:00 has grown the GPU pool for worker-llm (a
+    // workload asking for nodes in that same tick would wait for the next: its pods wait for
+    // the pool, and a re-evaluation asks no more); then three jobs wait through a minute, and
+    // the tick gives one worker per job once the pool has the nodes for them
     const w = worker(shipped, '2026-11-23T10:00:00-05:00');
+    await w.tick();
     w.metrics.put(TRAINING_QUEUE, 3, w.clock.now());
     w.clock.advance(60);
     await w.tick();
