@@ -173,7 +173,7 @@ describe('Shadow mode on the emulator', () => {
     // Act: an alert, then an operator's double
     await world.post(podsPending);
     await world.pump();
-    const outcome = await world.emergency({ action: 'double', target: 'gpu-pool', reason: 'INC-1' });
+    const outcome = await world.emergency({ action: 'double', target: 'gpu-pool', reason: 'INC-1', actor: 'oncall' });
 
     // Assess: decided and recorded as if applied; the node group untouched
     expect(world.clients.calls.UpdateNodegroupConfigCommand).toBeUndefined();
