@@ -26,7 +26,7 @@ export interface WebhookDeps {
   token: () => Promise<string>;
 }
 
-/** Alertmanager webhook receiver: authenticate, parse, queue one intent per (target, alert), answer. */
+/** Alertmanager webhook receiver: authenticate, parse, queue one intent per target (its alerts together), answer. */
 export const buildHandler = (deps: WebhookDeps) =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -40,7 +40,8 @@ export const buildHandler = (deps: WebhookDeps) =>
       for (const i of summary.ignored) logger.info('alert ignored', { fingerprint: i.fingerprint, alertname: i.alertname, reason: i.reason });
       if (summary.truncatedAlerts > 0) logger.warn('Alertmanager truncated the notification', { truncatedAlerts: summary.truncatedAlerts });
       metrics.addMetric('scaling_webhook_alerts_total', MetricUnit.Count, summary.received);
-      metrics.addMetric('scaling_intents_queued_total', MetricUnit.Count, summary.queued.length);
+      // Intents, not alerts: a target's alerts share one intent (up to 250 alerts each).
+      metrics.addMetric('scaling_intents_queued_total', MetricUnit.Count, new Set(summary.queued.map((q) => q.intent)).size);
       return jsonResponse(200, summary);
     });
 

@@ -48,7 +48,7 @@ export const parseWebhookBody = (body: string | undefined): WebhookPayload => {
 
 /**
  * Maps each alert to the targets whose rules or vetoes match it and queues one intent per
- * (target, alert). Resolves after every intent is queued; an alert that matches nothing is
+ * target, its alerts together (at most 250 alerts per intent). Resolves after every intent is queued; an alert that matches nothing is
  * acknowledged and reported, never an error.
  */
 export const receiveAlerts = async (

@@ -137,8 +137,10 @@ const points: Point[] = [
   { point: 'killed in the Kubernetes call', fault: () => ({ on: is('k8s', 'patch'), effect: { kind: 'kill', after: true } }) },
   { point: 'killed before finishing write', fault: () => ({ on: finishingWrite(), effect: { kind: 'kill' } }) },
   {
-    point: 'killed at 2nd record, 1 s left',
-    remainingMs: 1_000,
+    // Just above the worker's floor (it starts no record with under 20 s left, so at 1 s it
+    // would start none): the batch's first record starts, and Lambda stops it in the second.
+    point: 'killed at 2nd record, 21 s left',
+    remainingMs: 21_000,
     fault: () => ({ on: nth(2, is('ssm', 'GetParametersCommand')), effect: { kind: 'kill' } }),
   },
   { point: 'SSM throttled: GetParameters', fault: () => ({ on: is('ssm', 'GetParametersCommand'), effect: { kind: 'throw', error: () => ssmThrottled() } }) },

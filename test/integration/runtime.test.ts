@@ -67,7 +67,7 @@ describe('AWS runtime on the emulator', () => {
     });
   });
 
-  it('sends one SendMessageBatch per 10 intents', async () => {
+  it('queues one intent for a target\'s alerts of one notification', async () => {
     // Prepare
     const world = await deploy('2026-11-23T10:00:00-05:00');
     const alerts = Array.from({ length: 25 }, (_, i) => ({ alertname: 'GPUPodsPending', labels: { nodegroup: 'gpu-workers', pod: `p${i}` }, fingerprint: `fp${i}` }));
@@ -76,9 +76,44 @@ describe('AWS runtime on the emulator', () => {
     // Act
     const response = await world.post(JSON.stringify(webhookPayload(alerts)));
 
-    // Assess
-    expect(JSON.parse(response.body ?? '{}').queued).toHaveLength(25);
-    expect(world.clients.calls.SendMessageBatchCommand).toBe(3);
+    // Assess: every alert is acknowledged, all under the one intent of their target
+    const queued = JSON.parse(response.body ?? '{}').queued as { target: string; intent: string }[];
+    expect(queued).toHaveLength(25);
+    expect(new Set(queued.map((q) => q.intent)).size).toBe(1);
+    expect(world.clients.calls.SendMessageBatchCommand).toBe(1);
+  });
+
+  it('sends one SendMessageBatch per 10 intents', async () => {
+    // Prepare: two alerts for each of the policy's 12 targets, one intent per target
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    const byTarget: [string, Record<string, string>][] = [
+      ['AppHighCPU', { service: 'app' }],
+      ['LLMQueueBuildup', { service: 'worker-llm' }],
+      ['RLTrainingQueueHigh', { service: 'worker-rl' }],
+      ['APIHighCPU', { service: 'tensafe' }],
+      ['TrainingGPUBusy', { service: 'tensafe-training' }],
+      ['GPUPodsPending', { nodegroup: 'gpu-workers' }],
+      ['HSOFGPUBusy', { service: 'hsof' }],
+      ['HSOFGPUPodsPending', { nodegroup: 'gpu-nodes' }],
+      ['EmbeddingHighCPU', { service: 'embedding-service' }],
+      ['RerankingHighCPU', { service: 'reranking-service' }],
+      ['DoclingVLMHighCPU', { service: 'docling-vlm-service' }],
+      ['GPUManagementHighCPU', { service: 'gpu-management-service' }],
+    ];
+    const alerts = byTarget.flatMap(([alertname, labels], t) =>
+      [0, 1].map((i) => ({ alertname, labels: { ...labels, pod: `p${i}` }, fingerprint: `fp${t}-${i}` })),
+    );
+    world.clients.resetCalls();
+
+    // Act
+    const response = await world.post(JSON.stringify(webhookPayload(alerts)));
+
+    // Assess: 12 intents, one per target, in two batches of at most 10
+    const queued = JSON.parse(response.body ?? '{}').queued as { target: string; intent: string }[];
+    expect(queued).toHaveLength(24);
+    expect(new Set(queued.map((q) => q.target)).size).toBe(12);
+    expect(new Set(queued.map((q) => q.intent)).size).toBe(12);
+    expect(world.clients.calls.SendMessageBatchCommand).toBe(2);
   });
 
   it('holds a second alert inside the cooldown across two webhooks', async () => {

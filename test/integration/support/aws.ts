@@ -65,6 +65,12 @@ export const createQueues = async (sqs: SQSClient, name: string) => {
 export const createNodegroup = async (eks: EKSClient, cluster: string, nodegroup: string, size: { min: number; max: number; desired: number }) => {
   const role = 'arn:aws:iam::123456789012:role/test';
   await eks.send(new CreateClusterCommand({ name: cluster, roleArn: role, resourcesVpcConfig: {} }));
+  await addNodegroup(eks, cluster, nodegroup, size);
+};
+
+/** A node group in a cluster createNodegroup already made. */
+export const addNodegroup = async (eks: EKSClient, cluster: string, nodegroup: string, size: { min: number; max: number; desired: number }) => {
+  const role = 'arn:aws:iam::123456789012:role/test';
   await eks.send(
     new CreateNodegroupCommand({
       clusterName: cluster,

@@ -17,7 +17,7 @@ import { loadPolicyFile } from '../../../shared/policyFile.ts';
 import type { StateStore } from '../../../shared/ports.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { functionUrlEvent, lambdaContext } from '../../support/lambda.ts';
-import { createNodegroup, createQueues, emulatorClients, pumpQueue, putToken, uniqueName } from './aws.ts';
+import { addNodegroup, createNodegroup, createQueues, emulatorClients, pumpQueue, putToken, uniqueName } from './aws.ts';
 
 type Handlers = {
   webhook: typeof import('../../../functions/alertmanager-webhook/handler.ts');
@@ -54,6 +54,11 @@ export const deploy = async (
   await putToken(clients.ssm, statusTokenName, STATUS_TOKEN);
   const shipped = loadPolicyFile('policy.yaml');
   const policy = adjust({ ...shipped, targets: shipped.targets.map((t) => (t.kind === 'eks-nodegroup' ? { ...t, cluster } : t)) });
+  // The policy's other node groups (HSOF's gpu-nodes, on a second cluster in AWS) live in the
+  // same emulated cluster, at their minimum: every target can be read and scaled.
+  for (const t of policy.targets) {
+    if (t.kind === 'eks-nodegroup' && t.nodegroup !== 'gpu-workers') await addNodegroup(clients.eks, cluster, t.nodegroup, { min: t.min, max: t.max, desired: t.min });
+  }
   const clock = new ManualClock(start);
   const ssmStore = new SsmStateStore(clients.ssm, prefix);
   // A crash at a write: the one that records an action as pending, or the one that finishes it.

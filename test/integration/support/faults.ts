@@ -100,10 +100,6 @@ export const faultWorld = async (...args: Parameters<typeof deploy>) => {
   };
   const { policy, clients, clock } = world;
   const prefix = world.tokenName.replace(/\/webhook-token$/, '');
-  const pool = policy.targets.find((t) => t.id === 'gpu-pool');
-  const cluster = pool?.kind === 'eks-nodegroup' ? pool.cluster : '';
-  // deploy() makes the gpu-pool's node group; HSOF's lives in the same emulated cluster.
-  await createSecondNodegroup(clients.eks, cluster);
   const nodegroups = policy.targets.flatMap((t) => (t.kind === 'eks-nodegroup' ? [t] : []));
 
   // The ledger
@@ -403,16 +399,3 @@ export const faultWorld = async (...args: Parameters<typeof deploy>) => {
 };
 
 export type FaultWorld = Awaited<ReturnType<typeof faultWorld>>;
-
-const createSecondNodegroup = async (eks: EKSClient, cluster: string): Promise<void> => {
-  const { CreateNodegroupCommand } = await import('@aws-sdk/client-eks');
-  await eks.send(
-    new CreateNodegroupCommand({
-      clusterName: cluster,
-      nodegroupName: 'gpu-nodes',
-      nodeRole: 'arn:aws:iam::123456789012:role/test',
-      subnets: ['subnet-1'],
-      scalingConfig: { minSize: 2, maxSize: 6, desiredSize: 2 },
-    }),
-  );
-};
