@@ -187,3 +187,23 @@ describe('Worker: the Lambda handler and the local runtime process records alike
     }
   });
 });
+
+describe('The Lambda worker near its timeout', () => {
+  it('starts no record with under 20 s of its time left: each goes back to the queue untouched', async () => {
+    // Prepare: two intents, and 15 s left of the function's time
+    const clock = new ManualClock(OFF_PEAK);
+    const store = new MemoryStateStore();
+    const cluster = new SimulatedCluster(policy, clock);
+    const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock });
+    const intents = [emergencyIntent('api', { action: 'set', replicas: 5 }, clock.now()), emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now())];
+    const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: intent.target, body: JSON.stringify(intent), receives: 1 })));
+
+    // Act
+    const result = await handler(event, { ...lambdaContext('scaling-worker'), getRemainingTimeInMillis: () => 15_000 });
+
+    // Assess: both returned, nothing decided, nothing scaled
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }] });
+    expect(store.writes).toBe(0);
+    expect(cluster.scaleCalls).toBe(0);
+  });
+});
