@@ -75,3 +75,17 @@ export const sqsEvent = (messages: readonly SqsMessage[]): SQSEvent => ({
     }),
   ),
 });
+
+/** Messages as ReceiveMessage returns them (with `All` system attributes), as the worker's event. */
+export const sqsEventOfReceived = (
+  messages: readonly { MessageId?: string; Body?: string; Attributes?: Partial<Record<string, string>> }[],
+): SQSEvent =>
+  sqsEvent(
+    messages.map((m) => ({
+      messageId: m.MessageId ?? '',
+      body: m.Body ?? '',
+      group: m.Attributes?.MessageGroupId ?? '',
+      receives: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+      deduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
+    })),
+  );

@@ -8,6 +8,7 @@ import { initialState } from '../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { ManualClock } from '../support/clock.ts';
 import { functionUrlEvent, lambdaContext } from '../support/lambda.ts';
+import { importStatus } from '../support/handlerModules.ts';
 
 const policy = loadPolicyFile('policy.yaml');
 const OFF_PEAK = '2026-11-24T03:00:00-05:00';
@@ -129,14 +130,7 @@ describe('Handler: status GET /metrics', () => {
   let handler: (event: ReturnType<typeof functionUrlEvent>, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
   beforeAll(async () => {
-    // The handler module builds its default wiring from the environment when imported.
-    Object.assign(process.env, {
-      STATE_PREFIX: '/gpu-autoscaler/unit',
-      QUEUE_URL: 'http://127.0.0.1:9/queue/unit.fifo',
-      STATUS_TOKEN_PARAMETER: '/gpu-autoscaler/unit/status-token',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    });
-    const status = await import('../../functions/status/handler.ts');
+    const status = await importStatus();
     handler = status.buildHandler({ policy, store: new MemoryStateStore(), ticks: new MemoryTickRecordStore(), clock: new ManualClock(OFF_PEAK), token: async () => 'read-only', health: { lastTickAt: async () => null, deadLetters: async () => 0 } });
   });
 

@@ -11,8 +11,9 @@ import type { StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
 import { alert, alertIntent, emergencyIntent } from '../support/intents.ts';
 import { lambdaContext, sqsEvent } from '../support/lambda.ts';
+import { importWorker } from '../support/handlerModules.ts';
 
-type WorkerModule = typeof import('../../functions/scaling-worker/handler.ts');
+type WorkerModule = Awaited<ReturnType<typeof importWorker>>;
 
 const policy = loadPolicyFile('policy.yaml');
 // Tuesday 03:00 in New York: off-peak, every target at its minimum.
@@ -21,14 +22,7 @@ const OFF_PEAK = '2026-11-24T03:00:00-05:00';
 let worker: WorkerModule;
 
 beforeAll(async () => {
-  // The handler module builds its default wiring from the environment when imported.
-  Object.assign(process.env, {
-    STATE_PREFIX: '/gpu-autoscaler/unit',
-    QUEUE_URL: 'http://127.0.0.1:9/queue/unit.fifo',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  });
-  worker = await import('../../functions/scaling-worker/handler.ts');
+  worker = await importWorker();
 });
 
 /** A state store whose next read of a target fails with the error it is given. */

@@ -14,7 +14,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { inject } from 'vitest';
 import { awsClientConfig } from '../../support/awsClients.ts';
-import { lambdaContext, sqsEvent } from '../../support/lambda.ts';
+import { lambdaContext, sqsEventOfReceived } from '../../support/lambda.ts';
 
 /** Real SDK clients pointed at the emulator, each counting the commands it sends. */
 export const emulatorClients = () => {
@@ -103,15 +103,7 @@ export const pumpQueue = async (sqs: SQSClient, queueUrl: string, worker: Worker
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 0 }),
     );
     if (Messages.length === 0) break;
-    const event = sqsEvent(
-      Messages.map((m) => ({
-        messageId: m.MessageId ?? '',
-        body: m.Body ?? '',
-        group: m.Attributes?.MessageGroupId ?? '',
-        receives: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
-        deduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
-      })),
-    );
+    const event = sqsEventOfReceived(Messages);
     const { batchItemFailures } = await worker(event, lambdaContext('scaling-worker'));
     const failedIds = new Set(batchItemFailures.map((f) => f.itemIdentifier));
     for (const m of Messages) {

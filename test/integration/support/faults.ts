@@ -12,7 +12,7 @@ import type { Target } from '../../../shared/domain/policy.ts';
 import type { TargetState } from '../../../shared/domain/state.ts';
 import { logger } from '../../../shared/observability.ts';
 import type { StateRead } from '../../../shared/ports.ts';
-import { lambdaContext, sqsEvent } from '../../support/lambda.ts';
+import { lambdaContext, sqsEventOfReceived } from '../../support/lambda.ts';
 import { deploy } from './deployment.ts';
 
 /** A call the worker makes to a service, as a fault sees it. */
@@ -273,15 +273,7 @@ export const faultWorld = async (...args: Parameters<typeof deploy>) => {
       );
       if (Messages.length === 0) break;
       batch = Messages.map((m) => ({ intent: JSON.parse(m.Body ?? '{}') as Intent, started: false }));
-      const event = sqsEvent(
-        Messages.map((m) => ({
-          messageId: m.MessageId ?? '',
-          body: m.Body ?? '',
-          group: m.Attributes?.MessageGroupId ?? '',
-          receives: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
-          deduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
-        })),
-      );
+      const event = sqsEventOfReceived(Messages);
       const stopped = new Promise<'killed'>((resolve) => {
         killed = () => resolve('killed');
       });
