@@ -12,6 +12,7 @@ import { CloudWatchMetricSource } from '../shared/adapters/aws/cloudWatchMetricS
 import { EksNodeGroupScaler } from '../shared/adapters/aws/eksNodeGroupScaler.ts';
 import { EventBridgeSink } from '../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../shared/adapters/aws/sqsIntentQueue.ts';
+import { SqsRetryBackoff } from '../shared/adapters/aws/sqsRetryBackoff.ts';
 import { SsmStateStore } from '../shared/adapters/aws/ssmStateStore.ts';
 import { ssmToken } from '../shared/adapters/aws/webhookToken.ts';
 import { type ClusterAccess, kubeClients } from '../shared/adapters/k8s/clusterAccess.ts';
@@ -310,7 +311,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
         for (const m of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
         return { action, deleted: performance.now() - started };
       };
-      return { clients, queue, store, deliver, floorRound };
+      return { clients, queue, backoff: new SqsRetryBackoff(clients.sqs, QueueUrl), store, deliver, floorRound };
     };
 
     /** Wires one flow: a notification or a tick, acting on a node group or a Deployment. */
@@ -352,7 +353,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
         workloads: acted.workloads(workloads),
         events: new EventBridgeSink(w.clients.events, 'default'),
         clock,
-      }) as unknown as WorkerHandler;
+      }, w.backoff) as unknown as WorkerHandler;
 
       let trigger: (i: number) => Promise<void>;
       if (by === 'alert') {

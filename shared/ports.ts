@@ -34,6 +34,20 @@ export interface IntentQueue {
   send(intents: readonly Intent[]): Promise<void>;
 }
 
+/** A returned queue record and how long it stays hidden before its next delivery. */
+export interface RetryEntry {
+  receiptHandle: string;
+  seconds: number;
+}
+
+/**
+ * Brings failed records back sooner (or later) than the queue's visibility timeout, as SQS's
+ * ChangeMessageVisibility does: a throttled call is retried in seconds, not six minutes.
+ */
+export interface RetryBackoff {
+  retryAfter(entries: readonly RetryEntry[]): Promise<void>;
+}
+
 /** EKS managed node groups. */
 export interface NodeGroupScaler {
   current(target: NodeGroupTarget): Promise<number>;

@@ -13,6 +13,7 @@ import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 import { EksNodeGroupScaler } from '../../shared/adapters/aws/eksNodeGroupScaler.ts';
 import { EventBridgeSink } from '../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
+import { SqsRetryBackoff } from '../../shared/adapters/aws/sqsRetryBackoff.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { kubernetesWorkloads } from '../../shared/adapters/k8s/kubernetesWorkloads.ts';
 import { readConfig } from '../../shared/config.ts';
@@ -20,7 +21,7 @@ import type { Policy } from '../../shared/domain/policy.ts';
 import { scalingWorker, type WorkerReport } from '../../shared/hosts/scalingWorker.ts';
 import { logger, metrics, recordDecision } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type EventSink, systemClock } from '../../shared/ports.ts';
+import { type EventSink, type RetryBackoff, systemClock } from '../../shared/ports.ts';
 
 /** An audit event that cannot be sent is logged and counted; the worker keeps it in the state's outbox. */
 const auditLogged = (sink: EventSink): EventSink => ({
@@ -50,14 +51,15 @@ const logAndCount: WorkerReport = {
     }
     metrics.addMetric(failure.kind === 'retryable' ? 'scaling_worker_retries_total' : 'scaling_worker_errors_total', MetricUnit.Count, 1);
   },
+  backoffFailed: (records, error) => logger.warn('retry backoff not set; the records come back after the visibility timeout', { records, error }),
 };
 
 /**
  * The scaling worker on Lambda: SQS FIFO batches from the event source mapping, records that
  * failed reported back so the queue returns them (and after maxReceiveCount dead-letters them).
  */
-export const buildHandler = (policy: Policy, deps: WorkerDeps) => {
-  const worker = scalingWorker(policy, deps, logAndCount);
+export const buildHandler = (policy: Policy, deps: WorkerDeps, backoff: RetryBackoff) => {
+  const worker = scalingWorker(policy, deps, logAndCount, backoff);
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
@@ -66,12 +68,17 @@ export const buildHandler = (policy: Policy, deps: WorkerDeps) => {
 
 const config = readConfig();
 const policy = loadPolicyFile(config.POLICY_PATH);
+const sqs = new SQSClient(AWS_CLIENT_OPTIONS);
 
-export const handler = buildHandler(policy, {
-  store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
-  queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
-  nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
-  workloads: kubernetesWorkloads(policy, process.env),
-  events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
-  clock: systemClock,
-});
+export const handler = buildHandler(
+  policy,
+  {
+    store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
+    queue: new SqsIntentQueue(sqs, config.QUEUE_URL, fifoGroupOf(policy)),
+    nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
+    workloads: kubernetesWorkloads(policy, process.env),
+    events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
+    clock: systemClock,
+  },
+  new SqsRetryBackoff(sqs, config.QUEUE_URL),
+);

@@ -5,12 +5,24 @@ import type { Decision } from '../domain/decision.ts';
 import { type Intent, intentSchema } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { RetryableScalingError } from '../errors.ts';
+import type { RetryBackoff, RetryEntry } from '../ports.ts';
 
 /**
  * A record is started only with this much of the function's time left: one intent's reads,
  * scaling call and writes fit well inside it (each AWS call times out at 5 s).
  */
 const MIN_REMAINING_MS = 20_000;
+
+/**
+ * How long a returned record stays hidden: 30 s after its first delivery, doubling with each
+ * one (30, 60, 120, 240 s; the queue's maxReceiveCount of 5 dead-letters it after about 7.5
+ * minutes), never past the queue's own 360 s. Jittered down to half, so that targets
+ * throttled together do not come back together ("equal jitter").
+ */
+export const retryDelaySeconds = (receives: number, random: () => number = Math.random): number => {
+  const ceiling = Math.min(360, 30 * 2 ** Math.max(0, receives - 1));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+};
 
 /** Where a record came from: its FIFO group (the target) and how often it was delivered. */
 export interface RecordOrigin {
@@ -31,6 +43,8 @@ export type RecordFailure = RecordOrigin &
 export interface WorkerReport {
   decided(decision: Decision): void;
   failed(failure: RecordFailure): void;
+  /** The backoff could not be set: those records come back after the queue's visibility timeout. */
+  backoffFailed(records: number, error: Error): void;
 }
 
 /** A batch of queue records in, the records to return to the queue out (SQS's partial batch response). */
@@ -50,17 +64,25 @@ const safeJson = (text: string): unknown => {
  * goes back to the queue and so do the records behind it in its group (its target waits for
  * it), while the other groups of the batch go on.
  */
-export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerReport): ScalingWorker => {
+export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerReport, backoff: RetryBackoff): ScalingWorker => {
   // The processor holds the batch it works on: one batch at a time per worker, as Lambda runs it.
   const processor = new SqsFifoPartialProcessorAsync();
+  // Per batch: the delay of each group that failed, which the records it skipped share (the
+  // group's next message may not overtake the one that failed).
+  let delays = new Map<string, number>();
   const processRecord = async (record: SQSRecord, context?: Context): Promise<void> => {
     const origin: RecordOrigin = { messageId: record.messageId, group: record.attributes.MessageGroupId ?? '', receives: Number(record.attributes.ApproximateReceiveCount) };
+    delays.set(origin.group, retryDelaySeconds(origin.receives));
     if (context && context.getRemainingTimeInMillis() < MIN_REMAINING_MS) {
+      // Never tried: back at once for the next invocation.
+      delays.set(origin.group, 0);
       // Not started: back to the queue untouched, rather than cut off halfway by the timeout.
       throw new RetryableScalingError(`message ${record.messageId} not started: ${context.getRemainingTimeInMillis()} ms left of the function's time`);
     }
     const parsed = intentSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
+      // Retrying cannot mend it: back at once, so that it reaches the dead-letter queue in seconds.
+      delays.set(origin.group, 0);
       report.failed({ ...origin, kind: 'notAnIntent', problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) });
       throw new Error(`message ${record.messageId} is not an intent`);
     }
@@ -72,6 +94,18 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
       throw error;
     }
   };
-  return (event, context) =>
-    processPartialResponse(event, processRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
+  return async (event, context) => {
+    delays = new Map();
+    const response = await processPartialResponse(event, processRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
+    const returned = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    const entries: RetryEntry[] = event.Records.filter((r) => returned.has(r.messageId)).map((r) => ({
+      receiptHandle: r.receiptHandle,
+      seconds: delays.get(r.attributes.MessageGroupId ?? '') ?? retryDelaySeconds(Number(r.attributes.ApproximateReceiveCount)),
+    }));
+    if (entries.length > 0) {
+      // Best effort: without it the records still come back, after the visibility timeout.
+      await backoff.retryAfter(entries).catch((error: unknown) => report.backoffFailed(entries.length, error as Error));
+    }
+    return response;
+  };
 };

@@ -143,7 +143,7 @@ const IAM_PREFIX: Record<string, string> = {
 };
 
 /** Operations IAM authorises under another action. */
-const AUTHORISED_AS: Record<string, string> = { 'sqs:SendMessageBatch': 'sqs:SendMessage' };
+const AUTHORISED_AS: Record<string, string> = { 'sqs:SendMessageBatch': 'sqs:SendMessage', 'sqs:ChangeMessageVisibilityBatch': 'sqs:ChangeMessageVisibility' };
 
 /**
  * Commands a bundle contains that its function never sends: a class brings the commands of
@@ -199,6 +199,7 @@ const SCOPES: Record<string, (name: string) => string[]> = {
   'sqs:SendMessage': () => ['IntentQueue.Arn'],
   'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
   'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
+  'sqs:ChangeMessageVisibility': () => ['IntentQueue.Arn'],
   // The worker's trigger polls the queue; status reads the DLQ's depth.
   'sqs:GetQueueAttributes': (name) => [name === 'status' ? 'IntentDeadLetterQueue.Arn' : 'IntentQueue.Arn'],
   // Each of the webhook and status reads its own token, never the other's; status and the tick read the tick's document.

@@ -1,5 +1,6 @@
-import { ResourceInUseException } from '@aws-sdk/client-eks';
-import { DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ResourceInUseException, ThrottlingException } from '@aws-sdk/client-eks';
+import { type ChangeMessageVisibilityBatchCommandInput, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { lambdaContext, sqsEventOfReceived } from '../support/lambda.ts';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
 import { logger } from '../../shared/observability.ts';
@@ -199,6 +200,46 @@ describe('AWS runtime on the emulator', () => {
     expect(pumped).toEqual({ processed: 1, failed: 1 });
     expect(await world.nodegroupSize()).toBe(3);
     expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code: 'PendingActionRetried', from: 2, to: 3 });
+  });
+
+  it('hides a throttled intent for a short backoff, not the 6-minute visibility timeout', async () => {
+    // Prepare: EKS throttles the next update (past the SDK's own retries)
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    await world.tick();
+    await world.pump();
+    world.clock.advance(6 * 60);
+    world.clients.eks.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateNodegroupConfigCommand') throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } });
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttled' },
+    );
+    const visibility: number[] = [];
+    world.clients.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ChangeMessageVisibilityBatchCommand') {
+          visibility.push(...((args.input as ChangeMessageVisibilityBatchCommandInput).Entries ?? []).map((e) => e.VisibilityTimeout ?? -1));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'visibility' },
+    );
+    await world.post(podsPending());
+    world.clients.resetCalls();
+
+    // Act: one delivery, as the event source mapping makes it
+    const { Messages = [] } = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
+    const { batchItemFailures } = await world.worker(sqsEventOfReceived(Messages), lambdaContext('scaling-worker'));
+
+    // Assess: returned with one ChangeMessageVisibilityBatch of 15-30 s, and hidden meanwhile
+    expect(batchItemFailures).toHaveLength(1);
+    expect(world.clients.calls.ChangeMessageVisibilityBatchCommand).toBe(1);
+    expect(visibility).toHaveLength(1);
+    expect(visibility[0]).toBeGreaterThanOrEqual(15);
+    expect(visibility[0]).toBeLessThanOrEqual(30);
+    const again = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.queueUrl, MaxNumberOfMessages: 10 }));
+    expect(again.Messages ?? []).toEqual([]);
   });
 
   it('answers 503 when the queue refuses the intents, so Alertmanager retries', async () => {

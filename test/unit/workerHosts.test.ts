@@ -1,21 +1,24 @@
 import '../support/awsClients.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
-import { VISIBILITY_TIMEOUT_SECONDS } from '../../shared/adapters/local/memoryFifoQueue.ts';
+import { MemoryFifoQueue } from '../../shared/adapters/local/memoryFifoQueue.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import { SimulatedCluster } from '../../shared/adapters/local/simulatedCluster.ts';
 import type { Intent } from '../../shared/domain/intent.ts';
 import { RetryableScalingError } from '../../shared/errors.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import type { StateStore } from '../../shared/ports.ts';
+import type { RetryEntry, StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
 import { alert, alertIntent, emergencyIntent } from '../support/intents.ts';
 import { lambdaContext, sqsEvent } from '../support/lambda.ts';
 import { importWorker } from '../support/handlerModules.ts';
+import { retryDelaySeconds } from '../../shared/hosts/scalingWorker.ts';
 
 type WorkerModule = Awaited<ReturnType<typeof importWorker>>;
 
 const policy = loadPolicyFile('policy.yaml');
+/** The longest a record waits after its first failed delivery (the worker's backoff, jitter included). */
+const FIRST_RETRY_SECONDS = 30;
 // Tuesday 03:00 in New York: off-peak, every target at its minimum.
 const OFF_PEAK = '2026-11-24T03:00:00-05:00';
 
@@ -57,7 +60,7 @@ interface Round {
 interface Host {
   /** The first delivery of every message; `fault` makes the next state read of a target fail. */
   first(messages: readonly Intent[], faults: Record<string, Error>): Promise<Round>;
-  /** Once the visibility timeout passed: the returned messages again. */
+  /** Once the first retry's backoff passed (not the 6-minute visibility timeout): the returned messages again. */
   again(): Promise<Round>;
 }
 
@@ -66,31 +69,31 @@ const appliedIn = async (store: StateStore, messages: readonly Intent[]): Promis
   return messages.filter((m) => states.get(m.target)?.recentIntents.includes(m.id)).map((m) => m.id);
 };
 
-/** The worker Lambda, fed SQS batches as the event source mapping would, the returned records redelivered. */
+/**
+ * The worker Lambda, fed SQS batches as the event source mapping would: the same in-memory FIFO
+ * queue as the local runtime's, the records it returns hidden for the backoff it sets.
+ */
 const lambdaHost = (): Host => {
   const clock = new ManualClock(OFF_PEAK);
   const { store, failNextRead } = faultyStore();
   const cluster = new SimulatedCluster(policy, clock);
-  const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock });
+  const queue = new MemoryFifoQueue(clock);
+  const handler = worker.buildHandler(policy, { store, queue, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, queue);
   let sent: Intent[] = [];
-  let pending: { intent: Intent; receives: number }[] = [];
-  const deliver = async (): Promise<Round> => {
-    const event = sqsEvent(pending.map(({ intent, receives }) => ({ messageId: intent.id, body: JSON.stringify(intent), group: intent.target, receives })));
-    const { batchItemFailures } = await handler(event, lambdaContext('scaling-worker'));
-    const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
-    pending = pending.filter((p) => failed.has(p.intent.id)).map((p) => ({ ...p, receives: p.receives + 1 }));
-    return { applied: await appliedIn(store, sent), returned: pending.map((p) => p.intent.id) };
+  const round = async (): Promise<Round> => {
+    await queue.drain((event) => handler(event, lambdaContext('scaling-worker')));
+    return { applied: await appliedIn(store, sent), returned: queue.snapshot().messages.map((m) => m.intent) };
   };
   return {
     first: async (messages, faults) => {
       for (const [target, error] of Object.entries(faults)) failNextRead(target, error);
       sent = [...messages];
-      pending = messages.map((intent) => ({ intent, receives: 1 }));
-      return deliver();
+      await queue.send(messages);
+      return round();
     },
     again: async () => {
-      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
-      return deliver();
+      clock.advance(FIRST_RETRY_SECONDS);
+      return round();
     },
   };
 };
@@ -113,14 +116,14 @@ const localHost = (): Host => {
       return round();
     },
     again: async () => {
-      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
+      clock.advance(FIRST_RETRY_SECONDS);
       return round();
     },
   };
 };
 
 // ---------------------------------------------------------------------------------------------
-// Scenarios: one batch, then its redelivery once the visibility timeout passed.
+// Scenarios: one batch, then its redelivery once the first retry's backoff passed.
 
 const at = new Date(OFF_PEAK);
 const appCpu = alertIntent('app', [alert('AppHighCPU', ['app-high-cpu'])], at, 'app-cpu');
@@ -154,11 +157,13 @@ const scenarios: Scenario[] = [
     again: { applied: ['api-double', 'app-cpu', 'hsof-set'], returned: [] },
   },
   {
-    case: 'a message that is not an intent: its group waits behind it, the other groups go on',
+    // The records received with it behind it in its group share its receives, as in SQS: they
+    // go to the dead-letter queue with it, in seconds rather than after 5 visibility timeouts.
+    case: 'a message that is not an intent: back at once until dead-lettered with what queued behind it, the other groups go on',
     messages: [appStray, appCpu, apiDouble],
     faults: {},
-    first: { applied: ['api-double'], returned: ['app-stray', 'app-cpu'] },
-    again: { applied: ['api-double'], returned: ['app-stray', 'app-cpu'] },
+    first: { applied: ['api-double'], returned: [] },
+    again: { applied: ['api-double'], returned: [] },
   },
   {
     case: 'no failure: every message applied at once',
@@ -188,16 +193,54 @@ describe('The Lambda worker near its timeout', () => {
     const clock = new ManualClock(OFF_PEAK);
     const store = new MemoryStateStore();
     const cluster = new SimulatedCluster(policy, clock);
-    const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock });
+    const retries: RetryEntry[] = [];
+    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries) };
+    const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
     const intents = [emergencyIntent('api', { action: 'set', replicas: 5 }, clock.now()), emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now())];
     const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: intent.target, body: JSON.stringify(intent), receives: 1 })));
 
     // Act
     const result = await handler(event, { ...lambdaContext('scaling-worker'), getRemainingTimeInMillis: () => 15_000 });
 
-    // Assess: both returned, nothing decided, nothing scaled
+    // Assess: both returned for the next invocation at once, nothing decided, nothing scaled
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }] });
+    expect(retries.map((r) => r.seconds)).toEqual([0, 0]);
     expect(store.writes).toBe(0);
     expect(cluster.scaleCalls).toBe(0);
+  });
+});
+
+describe('The retry backoff of a returned record', () => {
+  // receives: the deliveries so far; each delay is jittered between half the ceiling and the ceiling.
+  it.each([
+    { receives: 1, least: 15, most: 30 },
+    { receives: 2, least: 30, most: 60 },
+    { receives: 3, least: 60, most: 120 },
+    { receives: 4, least: 120, most: 240 },
+    { receives: 5, least: 180, most: 360 },
+    { receives: 9, least: 180, most: 360 },
+  ])('after $receives receive(s): $least-$most s, never past the queue\'s 360 s visibility timeout', ({ receives, least, most }) => {
+    expect(retryDelaySeconds(receives, () => 0)).toBe(least);
+    expect(retryDelaySeconds(receives, () => 1)).toBe(most);
+  });
+
+  it('a throttled target is retried after its backoff, and the records behind it in its group wait with it', async () => {
+    // Prepare: two intents for api, the first throttled
+    const clock = new ManualClock(OFF_PEAK);
+    const { store, failNextRead } = faultyStore();
+    const cluster = new SimulatedCluster(policy, clock);
+    const queue = new MemoryFifoQueue(clock);
+    const handler = worker.buildHandler(policy, { store, queue, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, queue);
+    const drain = () => queue.drain((event) => handler(event, lambdaContext('scaling-worker')));
+    failNextRead('api', new RetryableScalingError('ThrottlingException: Rate exceeded'));
+    await queue.send([apiDouble, { ...emergencyIntent('api', { action: 'set', replicas: 5 }, at), id: 'api-set' }]);
+
+    // Act + Assess: both hidden for the backoff, then both applied in order
+    await drain();
+    expect(queue.snapshot().messages).toEqual([expect.objectContaining({ intent: 'api-double', inFlight: true }), expect.objectContaining({ intent: 'api-set', inFlight: true })]);
+    clock.advance(FIRST_RETRY_SECONDS);
+    await drain();
+    expect(queue.snapshot().messages).toEqual([]);
+    expect(await appliedIn(store, [apiDouble])).toEqual(['api-double']);
   });
 });

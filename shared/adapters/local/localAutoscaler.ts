@@ -94,7 +94,8 @@ export class LocalAutoscaler {
             ? `${at()} ${failure.group} message ${failure.messageId} is not an intent (receive ${failure.receives}): ${failure.problems.join('; ')}`
             : `${at()} ${failure.group} error (${failure.kind}, receive ${failure.receives}, back to the queue): ${failure.error.message}`,
         ),
-    });
+      backoffFailed: (records, error) => print(`${at()} ${records} record(s) back after the visibility timeout: ${error.message}`),
+    }, this.queue);
   }
 
   /** Runs the worker until no message is visible; concurrent callers share one run. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Intent } from '../../domain/intent.ts';
-import type { Clock, IntentQueue } from '../../ports.ts';
+import type { Clock, IntentQueue, RetryBackoff, RetryEntry } from '../../ports.ts';
 
 /** SQS FIFO drops a repeated deduplication id seen within five minutes. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -48,7 +48,7 @@ interface Stored {
  * five minutes is dropped; a message that is not deleted comes back after the visibility
  * timeout, and moves to the dead-letter queue when it would be received a sixth time.
  */
-export class MemoryFifoQueue implements IntentQueue {
+export class MemoryFifoQueue implements IntentQueue, RetryBackoff {
   readonly #groups = new Map<string, Stored[]>();
   readonly #seen = new Map<string, number>();
   readonly #deadLetters: Stored[] = [];
@@ -107,6 +107,16 @@ export class MemoryFifoQueue implements IntentQueue {
     return batch;
   }
 
+  /** ChangeMessageVisibility: a received message comes back `seconds` from now. */
+  public async retryAfter(entries: readonly RetryEntry[]): Promise<void> {
+    const now = this.clock.now().getTime();
+    const byHandle = new Map(entries.map((e) => [e.receiptHandle, e.seconds]));
+    for (const message of [...this.#groups.values()].flat()) {
+      const seconds = byHandle.get(message.messageId);
+      if (seconds !== undefined) message.hiddenUntil = now + seconds * 1000;
+    }
+  }
+
   #delete(messageId: string): void {
     for (const [group, messages] of this.#groups) {
       const at = messages.findIndex((m) => m.messageId === messageId);
@@ -120,7 +130,7 @@ export class MemoryFifoQueue implements IntentQueue {
   /**
    * Feeds the queue to a worker as Lambda's SQS event source mapping does: batch after batch,
    * the records that succeeded deleted, those reported as failures left to come back after
-   * the visibility timeout. Returns when no message is visible.
+   * the worker's backoff (or the visibility timeout). Returns when no message is visible.
    */
   public async drain(worker: (event: SQSEvent) => Promise<SQSBatchResponse>): Promise<void> {
     for (let batch = this.#receive(); batch.length > 0; batch = this.#receive()) {

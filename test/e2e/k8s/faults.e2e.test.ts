@@ -159,7 +159,7 @@ describe('the worker protocol under Kubernetes faults, on a real kube-apiserver'
       events: { publish: async (ds: readonly Decision[]) => void audits.push(...ds) },
       clock,
     };
-    const worker = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: () => undefined });
+    const worker = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: () => undefined, backoffFailed: () => undefined }, queue);
     const drain = async () => {
       for (let round = 0; round < 10; round += 1) {
         await queue.drain(worker);

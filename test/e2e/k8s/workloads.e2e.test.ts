@@ -141,7 +141,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     const deps: WorkerDeps = { store, queue, nodeGroups, workloads: kubernetes, events: { publish: async () => undefined }, clock };
     const decisions: Decision[] = [];
     const failures: RecordFailure[] = [];
-    const scaler = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: (f) => failures.push(f) });
+    const scaler = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: (f) => failures.push(f), backoffFailed: () => undefined }, queue);
     /** The worker until the queue is empty; a record it could not apply fails the test. */
     const drain = async (): Promise<void> => {
       await queue.drain(scaler);

@@ -6,6 +6,7 @@ import { EksNodeGroupScaler } from '../../../shared/adapters/aws/eksNodeGroupSca
 import { EventBridgeSink } from '../../../shared/adapters/aws/eventBridgeSink.ts';
 import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
+import { SqsRetryBackoff } from '../../../shared/adapters/aws/sqsRetryBackoff.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
 import { SsmTickRecordStore } from '../../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { AwsServiceHealth } from '../../../shared/adapters/aws/serviceHealth.ts';
@@ -79,7 +80,7 @@ export const deploy = async (
   const cluster_ = new SimulatedCluster(policy, clock);
   const workerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads: cluster_, events: new EventBridgeSink(clients.events, 'default'), clock };
   const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(tokenName) });
-  const worker = handlers.worker.buildHandler(policy, workerDeps) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+  const worker = handlers.worker.buildHandler(policy, workerDeps, new SqsRetryBackoff(clients.sqs, queueUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
   const tick = handlers.tick.buildHandler({ policy, store, ticks, queue, clock, metrics: new CloudWatchMetricSource(clients.cloudWatch) });
   const pump = () => pumpQueue(clients.sqs, queueUrl, worker);
   const emergency = handlers.emergency.buildHandler(policy, {
@@ -100,6 +101,8 @@ export const deploy = async (
     post: async (body: string | undefined, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
       (await webhook(functionUrlEvent(body, headers), lambdaContext('alertmanager-webhook'))) as APIGatewayProxyStructuredResultV2,
     pump,
+    /** The worker handler as the event source mapping calls it. */
+    worker,
     tick: () => tick({}, lambdaContext('schedule-tick')),
     emergency: (request: unknown) => emergency(request, lambdaContext('emergency')) as Promise<{ ok: boolean; outcomes: { status: string; decision?: { code: string } }[] }>,
     nodegroupSize: async () =>

@@ -4,6 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { clientRequestToken, EksNodeGroupScaler } from '../../../shared/adapters/aws/eksNodeGroupScaler.ts';
 import { EventBridgeSink } from '../../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../../shared/adapters/aws/sqsIntentQueue.ts';
+import { SqsRetryBackoff } from '../../../shared/adapters/aws/sqsRetryBackoff.ts';
 import { SsmStateStore } from '../../../shared/adapters/aws/ssmStateStore.ts';
 import type { WorkerDeps } from '../../../shared/app/applyIntent.ts';
 import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
@@ -218,7 +219,7 @@ export const faultWorld = async (...args: Parameters<typeof deploy>) => {
   const events = new EventBridgeSink(clients.events, 'default');
   const newWorker = () => {
     const deps: WorkerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads, events, clock };
-    return handlers.worker.buildHandler(policy, deps) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+    return handlers.worker.buildHandler(policy, deps, new SqsRetryBackoff(clients.sqs, world.queueUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
   };
   let worker = newWorker();
 
