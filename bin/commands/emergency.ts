@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { decisionLine, EXIT, output, UsageError } from './output.ts';
 import { CONNECTION_USAGE, connect, takeConnection } from './service.ts';
@@ -15,7 +14,8 @@ export const EMERGENCY_USAGE = `Usage: gpu-autoscaler emergency ACTION [TARGET..
            deprovisionPool (eks-nodegroup targets)
   --all    every target: scaleToMin, pause, resume, evaluateNow (which without a target evaluates all)
   --reason why, kept with the decision and the pause
-  --actor NAME   who asks, kept with the reason (default: your user name)
+  --actor NAME   who asks, kept with the reason (default: with --stage your IAM identity's name,
+           from sts:GetCallerIdentity; locally your user name)
   --ttl D  a pause's length (30m, 2h); on an HPA target, how long an emergency size pins it
   --idempotency-key K   the same K sent again acts once and answers the same (safe to retry)
   --json   the outcomes as the service answers them
@@ -54,17 +54,17 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (action === 'pause' && values.ttl === undefined) throw new UsageError('pause needs --ttl D (30m, 2h): it resumes by itself');
   const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
   if (replicas !== undefined && !Number.isInteger(replicas)) throw new UsageError(`--replicas must be a whole number, got "${values.replicas}"`);
+  const service = await connect(connection);
   const request = {
     action,
     reason: values.reason,
-    actor: values.actor ?? userInfo().username,
+    actor: values.actor ?? (await service.actor()),
     ...(targets.length ? { targets } : {}),
     ...(values.all ? { all: true } : {}),
     ...(values.ttl !== undefined ? { ttl: values.ttl } : {}),
     ...(replicas !== undefined ? { replicas } : {}),
     ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}),
   };
-  const service = await connect(connection);
   const outcomes = await service.emergency(request);
   if (values.json) out.json({ outcomes });
   else {

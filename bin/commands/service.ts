@@ -1,6 +1,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { userInfo } from 'node:os';
 import { z } from 'zod';
 import type { EmergencyOutcome } from '../../shared/app/emergency.ts';
 import type { ExplainReport } from '../../shared/app/explain.ts';
@@ -25,6 +27,8 @@ export interface Service {
   status(): Promise<StatusReport>;
   explain(target: string, at?: string): Promise<ExplainReport>;
   emergency(request: Record<string, unknown>): Promise<EmergencyOutcome[]>;
+  /** Who the operator is, as recorded with an emergency when `--actor` is not given. */
+  actor(): Promise<string>;
 }
 
 export type Connection = { kind: 'local'; url: string; token?: string } | { kind: 'deployed'; stage: string; region: string };
@@ -97,7 +101,7 @@ const httpJson = async (url: URL, init: RequestInit, what: string): Promise<unkn
 };
 
 /** Status and explain over HTTP (npm start, or the status Function URL); emergency as the host does it. */
-const viaHttp = (base: string, token: string | undefined, emergency: Service['emergency'], where: string): Service => {
+const viaHttp = (base: string, token: string | undefined, emergency: Service['emergency'], where: string, actor: Service['actor']): Service => {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {
     where,
@@ -109,6 +113,7 @@ const viaHttp = (base: string, token: string | undefined, emergency: Service['em
       return check<ExplainReport>(explainSchema, await httpJson(url, { headers }, 'explain'), 'explain');
     },
     emergency,
+    actor,
   };
 };
 
@@ -119,8 +124,14 @@ const localService = (url: string, token: string | undefined): Service => {
   return viaHttp(base, token, async (request) => {
     const body = await httpJson(new URL('emergency', base), { method: 'POST', headers, body: JSON.stringify(request) }, 'emergency');
     return check<{ outcomes: EmergencyOutcome[] }>(outcomesSchema, body, 'emergency').outcomes;
-  }, `local ${url}`);
+  }, `local ${url}`, async () => userInfo().username);
 };
+
+/**
+ * The name of an IAM identity, as an actor fits it (64 characters): a role session's name
+ * (`assumed-role/ROLE/SESSION`, with SSO the person's user name) or a user's.
+ */
+export const actorOfArn = (arn: string): string => (arn.split('/').at(-1) ?? arn).slice(0, 64);
 
 const aws = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
   try {
@@ -159,7 +170,11 @@ const deployedService = async (stage: string, region: string): Promise<Service> 
     const refusal = refusalSchema.safeParse(body);
     if (refusal.success) throw new RefusedError(`emergency: ${refusal.data.error}`, refusal.data.details ?? []);
     return check<{ outcomes: EmergencyOutcome[] }>(outcomesSchema, body, 'emergency').outcomes;
-  }, `stage ${stage} in ${region} (stack ${stackName})`);
+  }, `stage ${stage} in ${region} (stack ${stackName})`, async () => {
+    // The function cannot see who invoked it (CloudTrail can): the operator's own credentials say it here.
+    const { Arn } = await aws('caller identity (sts:GetCallerIdentity)', () => new STSClient({ region }).send(new GetCallerIdentityCommand({})));
+    return Arn ? actorOfArn(Arn) : userInfo().username;
+  });
 };
 
 export const connect = (connection: Connection): Promise<Service> =>

@@ -151,7 +151,8 @@ describe('Command: gpu-autoscaler --stage (deployed shape on the emulator)', { t
     expect(evaluate.code, evaluate.stdout).toBe(0);
     expect(evaluate.stdout.trim().split('\n')).toHaveLength(world.policy.targets.length);
     expect(invocations.map((i) => i.name)).toEqual(Array(4).fill(`gpu-autoscaler-${name}-emergency`));
-    expect(invocations[0]?.payload).toMatchObject({ action: 'double', targets: ['gpu-pool'], idempotencyKey: 'INC-42-a' });
+    // Who asked, from the operator's own credentials (the emulator's caller is user/moto).
+    expect(invocations[0]?.payload).toMatchObject({ action: 'double', targets: ['gpu-pool'], idempotencyKey: 'INC-42-a', actor: 'moto' });
   });
 
   it('exits 3 when the stage has no stack', async () => {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../bin/commands/service.ts';
+import { actorOfArn, connect } from '../../bin/commands/service.ts';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
@@ -339,5 +339,16 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       // Act, Assess
       expect(() => parsePolicy(text, 'mixed.yaml')).toThrow(/a GPU pool and its workloads share one mode: "worker-llm" is shadow, its pool "gpu-pool" live/);
     });
+  });
+});
+
+describe('The actor an emergency records when --actor is not given (--stage)', () => {
+  it.each([
+    { arn: 'arn:aws:iam::123456789012:user/jane', actor: 'jane' },
+    { arn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Oncall_0123456789abcdef/jane.doe@example.com', actor: 'jane.doe@example.com' },
+    { arn: 'arn:aws:sts::123456789012:assumed-role/Oncall/i-0abc', actor: 'i-0abc' },
+    { arn: `arn:aws:sts::123456789012:assumed-role/Oncall/${'s'.repeat(70)}`, actor: 's'.repeat(64) },
+  ])('$arn -> $actor', ({ arn, actor }) => {
+    expect(actorOfArn(arn)).toBe(actor);
   });
 });
