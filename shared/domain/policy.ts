@@ -66,6 +66,25 @@ const gaugeNameSchema = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a Prome
 /** The series the scaler exposes whatever the policy says; a `gauge` cannot take their names. */
 export const OWN_SERIES = ['scaling_replicas', 'scaling_gpu_nodes', 'scaling_evaluations_total', 'scaling_evaluation_duration_seconds'] as const;
 
+/**
+ * One rate of a rate limit, as one of HPA v2 behavior's policies: at most `by` replicas (nodes
+ * for a node group), or `percent` of the size at the start of the period, per `per`.
+ */
+const rateSchema = (maxPercent: number) =>
+  z.union([
+    z.strictObject({ by: z.number().int().positive(), per: durationSchema }),
+    z.strictObject({ percent: z.number().positive().max(maxPercent), per: durationSchema }),
+  ]);
+
+/** How fast automatic decisions may move a target (HPA v2 behavior's `policies` and `selectPolicy`). */
+const rateLimitSchema = z.strictObject({
+  up: z.array(rateSchema(10_000)).min(1).optional(),
+  down: z.array(rateSchema(100)).min(1).optional(),
+  /** With several rates in a direction: `max` allows the largest change of them (HPA's default), `min` the smallest. */
+  select: z.enum(['max', 'min']).default('max'),
+});
+export type RateLimit = z.infer<typeof rateLimitSchema>;
+
 const targetCommon = {
   id: idSchema,
   min: replicasSchema,
@@ -76,6 +95,8 @@ const targetCommon = {
   maxStepDown: z.number().int().positive().default(1),
   /** Overrides `defaults.scaleDownDelay` for this target. */
   scaleDownDelay: durationSchema.optional(),
+  /** At most this much change per period from automatic sources (operator commands and bounds are not limited). */
+  rateLimit: rateLimitSchema.optional(),
   /** What to do when the live size differs from what the scaler last set. */
   onDrift: z.enum(['adopt', 'restore']).default('adopt'),
   /** Also expose the target's size under this name, besides scaling_replicas (the runbook's scaling_oms_replicas). */

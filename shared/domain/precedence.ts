@@ -35,6 +35,7 @@ export const LIMITS = [
   'cooldown',
   'warmup',
   'oneStepDown',
+  'rateLimit',
   'drain',
   'windowBounds',
   'gpuCapacity',
@@ -58,7 +59,7 @@ const P_RANK: Record<Priority, number> = { P0: 40, P1: 30, P2: 20, P3: 10 };
 /** The rank of an alert or metric rule of the given priority. */
 export const rankOfPriority = (priority: Priority): number => P_RANK[priority];
 
-const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDownDelay', 'oneStepDown', 'windowBounds', 'hardBounds'];
+const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDownDelay', 'oneStepDown', 'rateLimit', 'windowBounds', 'hardBounds'];
 
 /**
  * The table. Ranks of `alert` and `metric` rows are placeholders: a rule's own priority
@@ -73,12 +74,12 @@ export const PRECEDENCE: Readonly<Record<Source, SourceRow>> = {
   windowFloor: { rank: 60, up: ['veto', 'pause', 'gpuCapacity', 'hardBounds'], down: [], why: "a window's floor is the least it keeps while in force" },
   windowCeiling: { rank: 60, up: [], down: AUTOMATIC_DOWN, why: "a window's ceiling is the most it allows while in force" },
   drift: { rank: 15, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: ['veto', 'pause', 'windowBounds', 'hardBounds'], why: 'onDrift: restore puts back, at once, the size the scaler decided; pods it never decided are not a scale-down to pace' },
-  alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
-  metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
+  alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
+  metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
   coupling: { rank: 35, up: ['veto', 'pause', 'hardBounds'], down: [], why: 'a GPU pool carries the pods its workloads were allowed to run' },
-  schedule: { rank: 10, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'peak / off-peak entry and pre-scale are P3; a pre-scale only raises' },
+  schedule: { rank: 10, up: ['veto', 'pause', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'peak / off-peak entry and pre-scale are P3; a pre-scale only raises' },
   eventEnd: { rank: 10, up: [], down: AUTOMATIC_DOWN, why: 'TenSafe: scale down 15-30 minutes after the event' },
-  idle: { rank: 10, up: [], down: ['veto', 'pause', 'scaleDownDelay', 'drain', 'windowBounds', 'hardBounds'], why: 'GPU pool idle: shrink to what the workloads need, pods first, nodes later' },
+  idle: { rank: 10, up: [], down: ['veto', 'pause', 'scaleDownDelay', 'rateLimit', 'drain', 'windowBounds', 'hardBounds'], why: 'GPU pool idle: shrink to what the workloads need, pods first, nodes later' },
 };
 
 /** The limits that apply to a proposal of `source` in a direction. */

@@ -11,6 +11,7 @@ export const REASON_CODES = [
   'WarmingUp',
   'ScaleDownDelayed',
   'OneStepAtATime',
+  'RateLimited',
   'VetoedByAlert',
   'UpBeatsDown',
   'MissingValue',

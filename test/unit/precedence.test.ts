@@ -229,6 +229,24 @@ const rows: Row[] = [
   { pair: ['drift', 'schedule'], line: 'a drift restore outranks a window entry (P3)',
     policy: variant(withTarget('app', { onDrift: 'restore' })), now: offPeak, state: stateOf('app', { desired: 5, window: 'normal-evening' }), intent: tickIntent('app', offPeak), observed: 3,
     expected: { verdict: 'scale', to: 5, cause: 'DriftRestored' } },
+
+  // --- rate limits (GPU services guide: HPA behaviour +100% and -50% per minute) ---
+  { pair: ['alert', 'rateLimit'], line: 'GPU services: a scale-down removes at most half per minute',
+    state: stateOf('embedding-service', { desired: 6, alerts: [firing('EmbeddingUnderused', ['embedding-underused'], T)] }), intent: tickIntent('embedding-service', T),
+    expected: { verdict: 'scale', to: 3, cause: 'ScaleDown', limitedBy: 'RateLimited' } },
+  { pair: ['rateLimit', 'alert'], line: 'GPU services: a scale-up adds at most +100% per minute',
+    policy: variant((p) => ({ rules: [...p.rules, ruleSchema.parse({ id: 'embedding-burst', alert: 'EmbeddingBurst', target: 'embedding-service', action: { type: 'setAtLeast', replicas: 10 }, cooldown: '0s' })] })),
+    state: stateOf('embedding-service', { desired: 3, alerts: [firing('EmbeddingBurst', ['embedding-burst'], T)] }), intent: tickIntent('embedding-service', T),
+    expected: { verdict: 'scale', to: 6, cause: 'ScaleUp', limitedBy: 'RateLimited' } },
+  { pair: ['rateLimit', 'alert'], line: 'the period counts from its start: a service that doubled 30 s ago holds until the minute is over',
+    policy: variant((p) => ({ rules: [...p.rules, ruleSchema.parse({ id: 'embedding-burst', alert: 'EmbeddingBurst', target: 'embedding-service', action: { type: 'setAtLeast', replicas: 10 }, cooldown: '0s' })] })),
+    state: stateOf('embedding-service', {
+      desired: 6,
+      alerts: [firing('EmbeddingBurst', ['embedding-burst'], T)],
+      history: [{ at: new Date(T.getTime() - 30_000).toISOString(), intent: 'earlier', from: 3, to: 6, code: 'RateLimited', cause: 'ScaleUp', message: 'scale-up limited' }],
+    }),
+    intent: tickIntent('embedding-service', T),
+    expected: { verdict: 'hold', to: 6, cause: 'ScaleUp', limitedBy: 'RateLimited' } },
 ];
 
 describe('Precedence: every pair of sources', () => {

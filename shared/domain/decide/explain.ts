@@ -22,6 +22,7 @@ const LIMIT_CODES: Readonly<Record<Limit, readonly ReasonCode[]>> = {
   warmup: ['WarmingUp'],
   drain: ['DrainingPods'],
   oneStepDown: ['OneStepAtATime'],
+  rateLimit: ['RateLimited'],
   windowBounds: ['ScheduleFloor', 'ScheduleCeiling'],
   gpuCapacity: ['GpuCapacityLimit', 'GpuCapacityRequested'],
   hardBounds: ['ClampedToMax', 'ClampedToMin'],

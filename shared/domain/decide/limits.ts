@@ -76,6 +76,35 @@ const oneStepDown: LimitStep = (p, ctx) => {
   return { to: floor, why: reason('OneStepAtATime', `scale-down limited to ${ctx.target.maxStepDown} at a time: ${floor} instead of ${p.to}`) };
 };
 
+/**
+ * The size at the start of a period `seconds` long, for a limit in one direction: the
+ * current size less the moves that way the history records inside the period (HPA keeps
+ * its scale events the same way). History trimmed to fit the state allows a little more.
+ */
+const sizeAtPeriodStart = (ctx: Context, seconds: number, up: boolean): number =>
+  ctx.state.history
+    .filter((h) => since(ctx.now, h.at) < seconds)
+    .reduce((size, h) => size - (up ? Math.max(0, h.to - h.from) : -Math.max(0, h.from - h.to)), ctx.base);
+
+/** As HPA v2 behavior: each rate allows a size from the period's start; `select` takes the most or least change. */
+const rateLimit: LimitStep = (p, ctx, up) => {
+  const limit = ctx.target.rateLimit;
+  const rates = up ? limit?.up : limit?.down;
+  if (!limit || !rates) return undefined;
+  const allowed = rates.map((rate) => {
+    const start = sizeAtPeriodStart(ctx, rate.per, up);
+    if ('by' in rate) return up ? start + rate.by : start - rate.by;
+    // A percentage of nothing is nothing: from 0 a scale-up may still add one.
+    return up ? Math.max(start + 1, Math.ceil(start * (1 + rate.percent / 100))) : Math.ceil(start * (1 - rate.percent / 100));
+  });
+  const mostChange = up === (limit.select === 'max');
+  const bound = mostChange ? Math.max(...allowed) : Math.min(...allowed);
+  if (up ? p.to <= bound : p.to >= bound) return undefined;
+  const to = up ? Math.max(ctx.base, bound) : Math.min(ctx.base, bound);
+  const said = rates.map((r) => `${'by' in r ? `${up ? '+' : '-'}${r.by}` : `${up ? '+' : '-'}${r.percent}%`} per ${formatDuration(r.per)}`).join(limit.select === 'max' ? ' or ' : ' and ');
+  return { to, why: reason('RateLimited', `scale-${up ? 'up' : 'down'} limited to ${said}: ${to} instead of ${p.to}`) };
+};
+
 /** A down stops at the window's floor, an up at its ceiling; neither turns into the other. */
 const windowBounds: LimitStep = (p, ctx, up) => {
   const sizes = ctx.window?.schedule.targets[ctx.target.id];
@@ -149,6 +178,7 @@ const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
   ['warmup', warmup],
   ['drain', drain],
   ['oneStepDown', oneStepDown],
+  ['rateLimit', rateLimit],
   ['windowBounds', windowBounds],
 ];
 
