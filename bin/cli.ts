@@ -19,32 +19,60 @@ import { backtest, diff } from './commands/backtest.ts';
 import { simulate } from './commands/simulate.ts';
 import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../shared/render/prometheusScrape.ts';
 
-const USAGE = `Usage: gpu-autoscaler COMMAND [--help]
-  The operator's commands: status, explain, emergency (README, "Operating it"); local mode: start;
-  the policy: validate, render. Exit codes: 0 ok, 1 the answer is bad (unhealthy, refused, not
-  decided in time), 2 usage, 3 the service could not be reached or read.
+const START_USAGE = `Usage: gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
+                            [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
+  Runs the autoscaler locally on a simulated cluster and prints its decisions (npm start).
+  --speed 60 makes one simulated minute pass every real second (demo clock).
+  --token T requires "Authorization: Bearer T" on every request; without it, anyone who can reach
+  127.0.0.1:<port> can scale and pause the targets.
+  --state-dir keeps the targets' state; each start clears its .json files unless --keep-state. It must
+  be new, empty or npm start's own, and not in use by another npm start.
+Exit: 0 stopped (SIGINT, SIGTERM, or after --ticks N), 1 the policy is invalid, the port cannot be
+  bound or the state folder cannot be used, 2 usage.
+`;
 
-  gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
-                       [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
-      Runs the autoscaler locally on a simulated cluster and prints its decisions.
-      --speed 60 makes one simulated minute pass every real second (demo clock).
-      --token T requires "Authorization: Bearer T" on every request; without it, anyone who can reach
-      127.0.0.1:<port> can scale and pause the targets.
-      --state-dir keeps the targets' state; each start clears its .json files unless --keep-state. It must
-      be new, empty or npm start's own, and not in use by another npm start.
-  gpu-autoscaler validate [policy.yaml]
-      Checks a policy file and exits non-zero with every problem found.
-  gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
-                        [--status-url URL] [--status-credentials-file PATH]
-      Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml, the
-      scrape job for the scaler's own series (GET /metrics on --status-url, with the read-only token in
-      --status-credentials-file) to <out>/prometheus/gpu-autoscaler.scrape.yml, the
-      Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
-      Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
-      cluster, rbac.<cluster>.yaml, when the policy has several).
-  gpu-autoscaler status [TARGET...]           the service's health and each target's state (--help)
-  gpu-autoscaler explain TARGET [--at ISO]    why a target is where it is, and what happens now (--help)
-  gpu-autoscaler emergency ACTION [TARGET...|--all] --reason TEXT   the runbooks' procedures (--help)
+const VALIDATE_USAGE = `Usage: gpu-autoscaler validate [policy.yaml]
+  Checks a policy file and prints every problem found, with its field path and YAML line.
+Exit: 0 valid, 1 invalid or unreadable.
+`;
+
+const RENDER_USAGE = `Usage: gpu-autoscaler render [--policy policy.yaml] [--out infra] [--webhook-url URL] [--credentials-file PATH]
+                             [--status-url URL] [--status-credentials-file PATH]
+  Writes the policy's Prometheus alerting rules to <out>/prometheus/gpu-autoscaler.rules.yml, the
+  scrape job for the scaler's own series (GET /metrics on --status-url, with the read-only token in
+  --status-credentials-file) to <out>/prometheus/gpu-autoscaler.scrape.yml, the
+  Alertmanager route and receiver for the webhook to <out>/alertmanager/gpu-autoscaler.yml and the
+  Kubernetes Roles naming the policy's Deployments and HPAs to <out>/k8s/rbac.yaml (one file per
+  cluster, rbac.<cluster>.yaml, when the policy has several).
+Exit: 0 written, 1 the policy is invalid, 2 usage (a URL that is not absolute).
+`;
+
+const USAGE = `Usage: gpu-autoscaler COMMAND [--help]
+  The operator's command (README, "Operating it"). Each command prints its options with --help.
+
+  The service, locally (--local [URL]) or deployed (--stage S --region R):
+  status [TARGET...]                            the service's health and each target's state
+      exit 0 healthy, 1 unhealthy, 2 usage, 3 the service could not be reached or read
+  explain TARGET [--at ISO]                     why a target is where it is, and what happens now
+      exit 0 explained, 1 unknown target or refused, 2 usage, 3 the service could not be reached or read
+  emergency ACTION [TARGET...|--all] --reason TEXT   the runbooks' procedures, with the worker's outcome
+      exit 0 every outcome decided, 1 refused or not decided in time, 2 usage, 3 the service could not be reached or read
+
+  What would this policy do (the local runtime on a replayed clock, no AWS call):
+  simulate --from DATE --to DATE [--events FILE]               its schedules and a timeline
+      exit 0 done, 1 an input is invalid, 2 usage
+  backtest --from DATE --to DATE (--prometheus URL | --alerts FILE)   driven by real alert history
+      exit 0 done, 1 an input is invalid or Prometheus cannot be read, 2 usage
+  diff OLD.yaml NEW.yaml --from DATE --to DATE                 two policies over the same history
+      exit 0 the same transitions, 1 they differ, 2 usage or an input is invalid
+
+  The policy, and local mode:
+  validate [policy.yaml]                        checks a policy file
+      exit 0 valid, 1 invalid or unreadable
+  render [--policy FILE] [--out infra] ...      Prometheus rules, Alertmanager route, Kubernetes RBAC
+      exit 0 written, 1 the policy is invalid, 2 usage
+  start [--policy FILE] [--port 8080] ...       every function in one process on a simulated cluster (npm start)
+      exit 0 stopped, 1 the policy, port or state folder cannot be used, 2 usage
 `;
 
 /** The operator's commands: each prints its own usage with --help and returns its exit code. */
@@ -117,12 +145,12 @@ const start = async (args: string[]): Promise<void> => {
   const speed = Number(values.speed);
   const startAt = values['start-at'] ? new Date(values['start-at']) : new Date();
   if (!(speed > 0) || Number.isNaN(startAt.getTime())) {
-    process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${USAGE}`);
+    process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${START_USAGE}`);
     process.exit(2);
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    process.stderr.write(`--port must be a port number (0 picks a free one), got "${values.port}"\n${USAGE}`);
+    process.stderr.write(`--port must be a port number (0 picks a free one), got "${values.port}"\n${START_USAGE}`);
     process.exit(2);
   }
   const stateDir = values['state-dir'];
@@ -196,7 +224,7 @@ const render = async (args: string[]): Promise<void> => {
   const statusUrl = values['status-url'];
   for (const [flag, url] of [['--webhook-url', webhookUrl], ['--status-url', statusUrl]]) {
     if (URL.canParse(url ?? '')) continue;
-    process.stderr.write(`${flag} must be an absolute URL, got "${url}"\n${USAGE}`);
+    process.stderr.write(`${flag} must be an absolute URL, got "${url}"\n${RENDER_USAGE}`);
     process.exit(2);
   }
   const policy = load(values.policy);
@@ -221,9 +249,11 @@ const render = async (args: string[]): Promise<void> => {
 
 const [command, ...rest] = process.argv.slice(2);
 if (command !== undefined && command in OPERATOR_COMMANDS) process.exit(await operate(command, rest));
-// start, validate and render share the one usage text.
-if (rest.includes('--help') || rest.includes('-h')) {
-  process.stdout.write(USAGE);
+// start, validate and render answer --help here; simulate, backtest and diff parse their own.
+const LOCAL_USAGE: Record<string, string> = { start: START_USAGE, validate: VALIDATE_USAGE, render: RENDER_USAGE };
+const localUsage = command === undefined ? undefined : LOCAL_USAGE[command];
+if (localUsage !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+  process.stdout.write(localUsage);
   process.exit(0);
 }
 switch (command) {

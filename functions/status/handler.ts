@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { prometheusExposition } from '../../shared/app/prometheus.ts';
 import { explain, parseExplainQuery } from '../../shared/app/explain.ts';
 import { status } from '../../shared/app/status.ts';
+import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { AwsServiceHealth } from '../../shared/adapters/aws/serviceHealth.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
@@ -18,7 +19,7 @@ import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { type Clock, type ServiceHealth, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
+import { type Clock, type MetricSource, type ServiceHealth, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 
 export interface StatusDeps {
@@ -28,6 +29,8 @@ export interface StatusDeps {
   ticks: TickRecordStore;
   clock: Clock;
   health: ServiceHealth;
+  /** The tick's metric source: explain reads the metric rules as the next tick would. */
+  metrics?: MetricSource;
   /** Status's own read-only token; the webhook's does not open status, and this one opens nothing else. */
   token: () => Promise<string>;
 }
@@ -58,12 +61,14 @@ const config = readConfig();
 if (!config.STATUS_TOKEN_PARAMETER) throw new Error('STATUS_TOKEN_PARAMETER is not set: status never runs without a bearer token');
 
 const ssm = new SSMClient(AWS_CLIENT_OPTIONS);
+const cloudWatch = new CloudWatchClient(AWS_CLIENT_OPTIONS);
 
 export const handler = buildHandler({
   policy: loadPolicyFile(config.POLICY_PATH),
   store: new SsmStateStore(ssm, config.STATE_PREFIX),
   ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   clock: systemClock,
-  health: new AwsServiceHealth(new CloudWatchClient({}), new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
+  health: new AwsServiceHealth(cloudWatch, new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
+  metrics: new CloudWatchMetricSource(cloudWatch),
   token: ssmToken(config.STATUS_TOKEN_PARAMETER),
 });

@@ -2,13 +2,13 @@ import { z } from 'zod';
 import type { Decision } from '../domain/decision.ts';
 import { explainDecision, type Explanation } from '../domain/decide/explain.ts';
 import { holdUnreadable } from '../domain/decide/index.ts';
-import type { Intent } from '../domain/intent.ts';
 import { isShadow, type Policy } from '../domain/policy.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import type { HistoryEntry } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
-import type { Clock, StateStore } from '../ports.ts';
+import type { Clock, MetricSource, StateStore } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
+import { readTargetSignals, tickIntent } from './tick.ts';
 
 /** `GET /explain?target=worker-llm&at=2026-11-23T09:00:00-05:00`. */
 export const explainQuerySchema = z.strictObject({
@@ -47,7 +47,11 @@ export interface ExplainDeps {
   live?: (target: string) => number | undefined;
   /** The audit events this host keeps, oldest first. */
   audit?: () => readonly Decision[];
+  /** The tick's metric source: explain reads the metric rules as the tick at `at` would. */
+  metrics?: MetricSource;
 }
+
+const MINUTE = 60_000;
 
 /** Enough to follow an incident; the history keeps five. */
 const AUDIT_SHOWN = 20;
@@ -62,14 +66,18 @@ export const explain = async (policy: Policy, query: ExplainQuery, deps: Explain
   const target = resolvePolicy(policy).target(query.target);
   if (!target) throw new BadRequestError(`unknown target "${query.target}"; the policy has ${policy.targets.map((t) => t.id).join(', ')}`, 404);
   const at = query.at ? new Date(query.at) : deps.clock.now();
-  const states = await deps.store.getMany(stateIdsFor(target));
+  // A tick reads the metric rules' whole minutes up to its own: the values fed since the last tick
+  // are the next tick's to act on, so they are read as that tick will read them.
+  const nextTick = new Date(Math.floor(at.getTime() / MINUTE) * MINUTE + MINUTE);
+  const [states, signals] = await Promise.all([deps.store.getMany(stateIdsFor(target)), readTargetSignals(policy, deps.metrics, nextTick)]);
   const state = states.get(target.id);
   const shadow = isShadow(policy, target);
   // As the worker does: a shadow target's live size is not its recorded one, by design.
   const observed = shadow && typeof state?.desired === 'number' ? undefined : deps.live?.(target.id);
   const gpu = gpuViewFor(target, states);
-  // An id no tick uses: a dry run must never read as an intent already decided.
-  const intent: Intent = { id: `x-explain-${at.getTime()}`, target: target.id, createdAt: at.toISOString(), source: 'tick', alerts: [] };
+  // The intent that tick would queue, under an id no tick uses: a dry run must never read as an
+  // intent already decided.
+  const intent = tickIntent(target.id, at, signals.byTarget.get(target.id) ?? [], `x-explain-${at.getTime()}`);
   const explained = explainDecision(target, state, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, at);
   // As the worker does: a target whose state cannot be read holds, whatever the chain would say.
   const problem = states.unreadable.get(target.id);

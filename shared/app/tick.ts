@@ -43,6 +43,37 @@ const readSignals = async (policy: Policy, metrics: MetricSource | undefined, no
   }
 };
 
+/** What the tick read for each target's metric rules, and the gauges some of them name. */
+export interface TargetSignals {
+  byTarget: Map<string, MetricSignal[]>;
+  gauges: Record<string, number>;
+  error?: string;
+}
+
+/**
+ * Reads every metric rule once and hands each target its rules' signals: the tick carries them
+ * in its intents, and explain reads them the same way to say what that tick would do.
+ */
+export const readTargetSignals = async (policy: Policy, metrics: MetricSource | undefined, now: Date): Promise<TargetSignals> => {
+  const read = await readSignals(policy, metrics, now);
+  const rules = new Map(policy.metricRules.map((r) => [r.id, r]));
+  const byTarget = new Map<string, MetricSignal[]>();
+  const gauges: Record<string, number> = {};
+  for (const signal of read.signals) {
+    const rule = rules.get(signal.rule);
+    if (!rule) continue;
+    byTarget.set(rule.target, [...(byTarget.get(rule.target) ?? []), signal]);
+    if (rule.gauge && signal.value !== undefined) gauges[rule.gauge] = signal.value;
+  }
+  return { byTarget, gauges, ...(read.error ? { error: read.error } : {}) };
+};
+
+/** The intent a tick queues for a target: its readings ride along, so the worker decides on them. */
+export const tickIntent = (target: string, now: Date, metrics: readonly MetricSignal[], id = tickIntentId(target, now)): Intent => ({
+  id, target, createdAt: now.toISOString(), source: 'tick', alerts: [],
+  ...(metrics.length > 0 ? { metrics: [...metrics] } : {}),
+});
+
 /** Something the worker must record even when nothing scales. */
 const stateMoves = (prior: TargetState | undefined, next: TargetState): boolean =>
   prior === undefined ||
@@ -77,9 +108,9 @@ export const tick = async (
   deps: { store: StateStore; queue: IntentQueue; clock: Clock; metrics?: MetricSource },
 ): Promise<TickSummary> => {
   const now = deps.clock.now();
-  const [states, read] = await Promise.all([deps.store.list(), readSignals(policy, deps.metrics, now)]);
+  const [states, read] = await Promise.all([deps.store.list(), readTargetSignals(policy, deps.metrics, now)]);
   const summary: TickSummary = {
-    at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], waiting: [], gauges: {},
+    at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], waiting: [], gauges: read.gauges,
     unreadable: Object.fromEntries(states.unreadable),
     ...(read.error ? { metricError: read.error } : {}),
   };
@@ -89,21 +120,10 @@ export const tick = async (
   const minutes = policy.defaults.reconcileEvery / 60;
   const minute = Math.floor(now.getTime() / 60_000);
   const reconciles = (target: string) => (minute + reconcileSlot(target, minutes)) % minutes === 0;
-  const rules = new Map(policy.metricRules.map((r) => [r.id, r]));
-  const signalsByTarget = new Map<string, MetricSignal[]>();
-  for (const signal of read.signals) {
-    const rule = rules.get(signal.rule);
-    if (!rule) continue;
-    signalsByTarget.set(rule.target, [...(signalsByTarget.get(rule.target) ?? []), signal]);
-    if (rule.gauge && signal.value !== undefined) summary.gauges[rule.gauge] = signal.value;
-  }
   for (const target of resolvePolicy(policy).targets) {
     const prior = states.get(target.id);
-    const metrics = signalsByTarget.get(target.id) ?? [];
-    const intent: Intent = {
-      id: tickIntentId(target.id, now), target: target.id, createdAt: now.toISOString(), source: 'tick', alerts: [],
-      ...(metrics.length > 0 ? { metrics } : {}),
-    };
+    const metrics = read.byTarget.get(target.id) ?? [];
+    const intent = tickIntent(target.id, now, metrics);
     const gpu = gpuViewFor(target, states);
     const preview = decide(target, prior, { intent, ...(gpu ? { gpu } : {}) }, now);
     summary.evaluations += 1;

@@ -135,7 +135,9 @@ export const replay = async (policy: Policy, options: ReplayOptions): Promise<Re
   let n = 0;
   let m = 0;
   let next = ceilMinute(from);
-  while (next < to) {
+  // Until the last tick before `to`, and then until the history between it and `to` is fed too:
+  // a range shorter than a minute, or a notice in its last minute, still reaches the scaler.
+  while (next < to || n < notices.length || m < points.length) {
     // History first, each at its own instant: what happened before this minute's tick.
     const notice = notices[n];
     const point = points[m];
@@ -154,6 +156,7 @@ export const replay = async (policy: Policy, options: ReplayOptions): Promise<Re
       n += 1;
       continue;
     }
+    if (next >= to) break;
     clock.set(next);
     const summary = await autoscaler.tick();
     result.ticks += 1;

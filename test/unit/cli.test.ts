@@ -180,3 +180,26 @@ describe('Command: validate', () => {
     expect(missing).toEqual({ code: 1, out: 'invalid policy /nonexistent/policy.yaml:\n  - cannot read the file: ENOENT\n' });
   }, 60_000);
 });
+
+describe('Command: --help', { timeout: 120_000 }, () => {
+  const COMMANDS = ['status', 'explain', 'emergency', 'simulate', 'backtest', 'diff', 'validate', 'render', 'start'] as const;
+
+  it('gpu-autoscaler --help lists every command, each with its exit codes', async () => {
+    // Act
+    const { code, stdout } = await cli(['--help']);
+
+    // Assess
+    expect(code).toBe(0);
+    for (const command of COMMANDS) expect(stdout, command).toMatch(new RegExp(`\\n  ${command}\\b[^\\n]*\\n      exit 0 [^\\n]*, 1 `));
+  });
+
+  it.each(COMMANDS)('gpu-autoscaler %s --help prints its own usage with its exit codes, and exits 0', async (command) => {
+    // Act
+    const { code, stdout } = await cli([command, '--help']);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^Usage:\\s+gpu-autoscaler ${command}\\b`));
+    expect(stdout).toMatch(/\bExit(?: codes)?[^\n]*:[^\n]*\b0 [a-z]/i);
+  });
+});

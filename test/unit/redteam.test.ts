@@ -205,9 +205,9 @@ describe('red team', () => {
 
   // ---- misleading status / explain ------------------------------------------------------
 
-  // Known limit: explain has no metric source of its own; it sees the readings of the last tick,
-  // not a value fed since (here the next tick reads 6 and acts). Kept failing as the reminder.
-  it.fails('explain shows the metric rule candidate the next tick acts on', async () => {
+  // Explain reads the metric rules through the tick's own reading, as the next tick will: a value
+  // fed since the last tick (here 6, which the next tick acts on) is a candidate already.
+  it('explain shows the metric rule candidate the next tick acts on', async () => {
     await start('2026-11-23T10:00:00-05:00');
     await post('/tick');
     await queueMetric(6);

@@ -3,7 +3,7 @@ import type { Decision } from '../../shared/domain/decision.ts';
 import { resolvePolicy } from '../../shared/domain/resolve.ts';
 import { zonedInstant } from '../../shared/domain/schedule.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import { alertFingerprint } from '../../shared/replay/history.ts';
+import { alertFingerprint, noticesFromSpans } from '../../shared/replay/history.ts';
 import { replay, type ReplayResult } from '../../shared/replay/replay.ts';
 import { alertSpans, gpuNodeHours, windowSpans } from '../../shared/replay/report.ts';
 import { parseTimeline, timelineHistory } from '../../shared/replay/timeline.ts';
@@ -178,6 +178,27 @@ describe('Function: replay, sleeping through quiet hours', () => {
 
     // Assess
     expect(alertSpans(result).filter((a) => a.alert === 'VRAMHeadroomLow').map((a) => (a.end - a.start) / HOUR)).toEqual([6, 6]);
+  });
+});
+
+describe('Function: replay, the last minute of a range', () => {
+  // A backtest over the minutes an incident took ends between two ticks: what Alertmanager sent
+  // after the last tick still reached the scaler, so it reaches the replay.
+  it.each([
+    { range: 'shorter than a minute', from: '2027-03-10T03:00:10-05:00', firedAt: '2027-03-10T03:00:30-05:00', to: '2027-03-10T03:00:50-05:00' },
+    { range: 'ending after its last tick', from: '2027-03-10T02:58:00-05:00', firedAt: '2027-03-10T03:00:30-05:00', to: '2027-03-10T03:00:50-05:00' },
+  ])('feeds an alert that fired after the last tick, in a range $range', async ({ from, firedAt, to }) => {
+    // Prepare: off-peak, LLMQueueBuildup fires between the last tick and the end
+    const span = { labels: { alertname: 'LLMQueueBuildup', service: 'worker-llm' }, annotations: {}, firedAt: Date.parse(firedAt) };
+    const history = { notices: noticesFromSpans(shipped, [span], Date.parse(to)), metrics: [] };
+
+    // Act
+    const result = await replay(shipped, { from: Date.parse(from), to: Date.parse(to), history });
+
+    // Assess
+    expect(result.decisions.filter((d) => d.verdict === 'scale').map((d) => `${d.at} ${d.target} ${d.from}->${d.to} ${d.reasons[0]?.code}`)).toEqual([
+      `${new Date(firedAt).toISOString()} worker-llm 2->3 ScaleUp`,
+    ]);
   });
 });
 

@@ -138,7 +138,7 @@ export class LocalAutoscaler {
       }
       const live = (id: string) => this.cluster.snapshot()[id]?.desired;
       if (isStatus && path === '/explain') {
-        const report = await explain(policy, parseExplainQuery(query), { store, clock, live, audit: () => this.decisions });
+        const report = await explain(policy, parseExplainQuery(query), { store, clock, live, audit: () => this.decisions, metrics: this.metrics });
         return { statusCode: 200, body: { ...report } };
       }
       if (isStatus) {

@@ -131,14 +131,16 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
    * The worker's wiring with local queue, state and node groups, and Kubernetes for the
    * workloads, reached with the scaler's own token (user gpu-autoscaler, RBAC as shipped).
    */
-  const worker = (policy: Policy, start: string) => {
+  const worker = (policy: Policy, start: string, access: ClusterAccess = asScaler) => {
     const clock = new ManualClock(start);
     const store = new MemoryStateStore();
     const queue = new MemoryFifoQueue(clock, { groupOf: fifoGroupOf(policy) }); // as deployed: a GPU pool and its workloads share a group
     const metrics = new MemoryMetricSource();
     const nodeGroups = new SimulatedCluster(policy, clock);
-    const kubernetes = new KubernetesWorkloads(policy, asScaler);
-    const deps: WorkerDeps = { store, queue, nodeGroups, workloads: kubernetes, events: { publish: async () => undefined }, clock };
+    const kubernetes = new KubernetesWorkloads(policy, access);
+    /** The audit events the worker published. */
+    const published: Decision[] = [];
+    const deps: WorkerDeps = { store, queue, nodeGroups, workloads: kubernetes, events: { publish: async (events) => void published.push(...events) }, clock };
     const decisions: Decision[] = [];
     const failures: RecordFailure[] = [];
     const scaler = scalingWorker(policy, deps, { decided: (d) => decisions.push(d), failed: (f) => failures.push(f), backoffFailed: () => undefined }, queue);
@@ -156,6 +158,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
       nodeGroups,
       kubernetes,
       decisions,
+      published,
       /** The minute tick, then the worker until the queue is empty. */
       tick: async () => {
         await tick(policy, { store, queue, clock, metrics });
@@ -353,6 +356,53 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     const released = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
     expect(w.last('hsof')).toMatchObject({ verdict: 'scale', hpa: 'release', from: 2, to: 3 });
     expect(released.spec).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
+  });
+
+  it('shadow mode: every target decided, recorded and audited, and not a single Kubernetes write (counted)', async () => {
+    // Prepare: every target in shadow; every call the scaler's clients make is counted by name
+    const calls: string[] = [];
+    const counted = <T extends object>(api: T): T =>
+      new Proxy(api, {
+        get: (target, name, receiver) => {
+          const value: unknown = Reflect.get(target, name, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls.push(String(name));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    const counting: ClusterAccess = {
+      clients: async (cluster) => {
+        const clients = await asScaler.clients(cluster);
+        return { apps: counted(clients.apps), autoscaling: counted(clients.autoscaling) };
+      },
+    };
+    const shadow = policyWith((doc) => {
+      doc.defaults = { ...doc.defaults, mode: 'shadow' };
+    });
+    const w = worker(shadow, '2026-11-23T10:00:00-05:00', counting);
+    const hsofBefore = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+
+    // Act: the peak window opens, LLMQueueBuildup fires after the cooldown, the runbook's HSOF emergency
+    await w.tick();
+    w.clock.advance(600);
+    await w.send(alertIntent('worker-llm', [alert('LLMQueueBuildup', ['llm-queue-buildup'])], w.clock.now()));
+    await w.send(emergencyIntent('hsof', { action: 'set', replicas: 4 }, w.clock.now()));
+
+    // Assess: decided and recorded as if applied, each audit event marked shadow
+    expect(w.scalings('worker-llm').map((d) => `${d.from}->${d.to} ${d.reasons[0]?.code}`)).toEqual(['2->4 ScheduleEntry', '4->5 ScaleUp']);
+    expect(w.scalings('hsof').at(-1)).toMatchObject({ to: 4, shadow: true });
+    expect((await w.store.get('worker-llm'))?.desired).toBe(5);
+    expect(w.published.filter((d) => d.verdict === 'scale').length).toBeGreaterThanOrEqual(3);
+    expect(w.published.every((d) => d.shadow === true)).toBe(true);
+    // Assess: the live sizes were read, and nothing was written: not a patch, not a replace
+    expect(calls.filter((name) => name.startsWith('read') || name.startsWith('list')).length).toBeGreaterThan(0);
+    expect(calls.filter((name) => !name.startsWith('read') && !name.startsWith('list'))).toEqual([]);
+    expect(await replicasOf('ml', 'worker-llm')).toBe(2);
+    const hsofAfter = await admin.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: 'hsof-main', namespace: 'hsof' });
+    expect(hsofAfter.metadata?.resourceVersion).toBe(hsofBefore.metadata?.resourceVersion);
+    console.info(`shadow on kube-apiserver: ${calls.length} calls, 0 writes (${[...new Set(calls)].join(', ')})`);
   });
 
   it('adopts a manual scale (onDrift: adopt): the next decision starts from the live size, and it stays', async () => {
