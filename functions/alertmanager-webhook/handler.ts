@@ -19,6 +19,9 @@ import { logger, metrics } from '../../shared/observability.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { type Clock, type IntentQueue, systemClock } from '../../shared/ports.ts';
 
+/** The largest notification logged whole (CloudWatch Logs takes events up to 256 KB, the log line's keys included). */
+const LOGGED_BODY_CHARS = 200_000;
+
 export interface WebhookDeps {
   policy: Policy;
   queue: IntentQueue;
@@ -35,7 +38,12 @@ export const buildHandler = (deps: WebhookDeps) =>
     .use(bodyLimit({ maxBytes: MAX_BODY_BYTES }))
     .use(bearerAuth({ token: deps.token }))
     .handler(async (event) => {
-      const summary = await receiveAlerts(deps.policy, parseWebhookBody(event.body), deps);
+      const payload = parseWebhookBody(event.body);
+      // The notification as received, for `gpu-autoscaler backtest --alerts` to replay; a
+      // CloudWatch Logs event holds 256 KB, so a larger one is only counted.
+      if ((event.body?.length ?? 0) <= LOGGED_BODY_CHARS) logger.info('notification received', { body: payload });
+      else logger.info('notification received', { bodyChars: event.body?.length, alerts: payload.alerts.length });
+      const summary = await receiveAlerts(deps.policy, payload, deps);
       for (const q of summary.queued) logger.info('alert queued', { target: q.target, intentId: q.intent, fingerprint: q.fingerprint, alertname: q.alertname, status: q.status, rules: q.rules });
       for (const i of summary.ignored) logger.info('alert ignored', { fingerprint: i.fingerprint, alertname: i.alertname, reason: i.reason });
       if (summary.truncatedAlerts > 0) logger.warn('Alertmanager truncated the notification', { truncatedAlerts: summary.truncatedAlerts });

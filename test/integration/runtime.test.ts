@@ -4,6 +4,7 @@ import { lambdaContext, sqsEventOfReceived } from '../support/lambda.ts';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
 import { logger } from '../../shared/observability.ts';
+import { parseWebhookLog } from '../../shared/replay/webhookLog.ts';
 import { deploy, STATUS_TOKEN, TOKEN } from './support/deployment.ts';
 
 /** Runs `fn` with INFO logging and returns the structured log lines it wrote. */
@@ -59,6 +60,10 @@ describe('AWS runtime on the emulator', () => {
     expect(await world.nodegroupSize()).toBe(2);
     expect(world.clients.calls).toMatchObject({ GetParametersCommand: 1, UpdateNodegroupConfigCommand: 1, PutParameterCommand: 2, PutEventsCommand: 1 });
     expect(await world.state('gpu-pool')).toMatchObject({ desired: 2, generation: 1, history: [{ from: 1, to: 2, code: 'ScaleUp' }] });
+
+    // Assess: the notification is logged as `backtest --alerts` reads it back
+    const notices = parseWebhookLog(webhookLines.filter((l) => l.message === 'notification received').map((l) => JSON.stringify(l)).join('\n'), 'webhook log');
+    expect(notices.map((n) => n.payload.alerts.map((a) => [a.fingerprint, a.status, a.labels.alertname]))).toEqual([[['gpu1', 'firing', 'GPUPodsPending']]]);
 
     // Assess: the logs follow the alert by its fingerprint and intent id, from payload to node group
     const queued = webhookLines.find((l) => l.message === 'alert queued');
