@@ -1,6 +1,8 @@
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { fifoGroupOf } from '../shared/app/gpuView.ts';
+import type { Intent } from '../shared/domain/intent.ts';
 import { SqsIntentQueue } from '../shared/adapters/aws/sqsIntentQueue.ts';
 import { ssmToken } from '../shared/adapters/aws/webhookToken.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
@@ -8,8 +10,12 @@ import { systemClock } from '../shared/ports.ts';
 import { awsClientConfig, useFakeAwsEnv } from '../test/support/awsClients.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
 import { type BenchRow, median } from './measure.ts';
+import { scalePolicy, stormPayload } from './scalePolicy.ts';
 
 const ALERTS = 100;
+
+/** The handler's factory, imported once the environment it reads at import is set. */
+let buildHandler: typeof import('../functions/alertmanager-webhook/handler.ts').buildHandler;
 
 /**
  * The webhook handler on a 100-alert payload, end to end against the emulator (token from
@@ -24,7 +30,8 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     const config = awsClientConfig(moto.endpoint);
     const sqs = new SQSClient(config);
     await new SSMClient(config).send(new PutParameterCommand({ Name: '/bench/token', Value: 'bench-token', Type: 'SecureString' }));
-    const { buildHandler } = await import('../functions/alertmanager-webhook/handler.ts');
+    const { buildHandler: build } = await import('../functions/alertmanager-webhook/handler.ts');
+    buildHandler = build;
     const policy = loadPolicyFile('policy.yaml');
     const token = ssmToken('/bench/token');
 
@@ -75,8 +82,58 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     return [
       { name: `${ALERTS} x SendMessageBatch entries sent directly (10 calls)`, value: `${rawBatches.toFixed(1)} ms` },
       { name: `webhook handler, ${ALERTS}-alert payload end to end`, value: `${endToEnd.toFixed(1)} ms`, ratio: endToEnd / rawBatches, floor: 'the raw SendMessageBatch calls' },
+      ...(await benchStorm(sqs, freshQueue, () => queueUrl, event, context)),
     ];
   } finally {
     await moto.stop();
   }
+};
+
+const STORM_ROUNDS = 5;
+
+/**
+ * One notification of 1,000 alerts, one per target of the scale bench's 1,000-target policy:
+ * the webhook queues one intent per target (100 SendMessageBatch calls of 10, each well
+ * under 256 KiB), against the same intents sent directly as the same batches, concurrently as
+ * the queue adapter sends them.
+ */
+const benchStorm = async (
+  sqs: SQSClient,
+  freshQueue: () => Promise<void>,
+  queueUrl: () => string,
+  event: (body: string) => APIGatewayProxyEventV2,
+  context: Context,
+): Promise<BenchRow[]> => {
+  const policy = scalePolicy();
+  const token = ssmToken('/bench/token');
+  let sent: Intent[] = [];
+  const times = { webhook: [] as number[], raw: [] as number[] };
+  let batches = 0;
+  for (let i = 0; i < STORM_ROUNDS; i++) {
+    await freshQueue();
+    const queue = new SqsIntentQueue(sqs, queueUrl(), fifoGroupOf(policy));
+    // The intents the webhook queued, kept for the raw run: the same bodies, groups and ids.
+    const recording = { send: async (intents: readonly Intent[]) => { sent = [...intents]; await queue.send(intents); } };
+    const body = JSON.stringify(stormPayload(policy, new Date(Date.UTC(2026, 10, 23, 1, 0, i)).toISOString()));
+    let started = performance.now();
+    const response = await buildHandler({ policy, queue: recording, clock: systemClock, token })(event(body), context);
+    if (typeof response === 'object' && response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
+    times.webhook.push(performance.now() - started);
+    if (new Set(sent.map((intent) => intent.target)).size !== sent.length) throw new Error('more than one intent for a target');
+    await freshQueue();
+    const groupOf = fifoGroupOf(policy);
+    const entries = sent.map((intent, n) => ({ Id: String(n % 10), MessageBody: JSON.stringify(intent), MessageGroupId: groupOf(intent.target), MessageDeduplicationId: intent.id }));
+    started = performance.now();
+    const calls: Promise<unknown>[] = [];
+    for (let b = 0; b < entries.length; b += 10) calls.push(sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl(), Entries: entries.slice(b, b + 10) })));
+    await Promise.all(calls);
+    batches = calls.length;
+    times.raw.push(performance.now() - started);
+  }
+  const webhook = median(times.webhook);
+  const raw = median(times.raw);
+  return [
+    { name: `${sent.length} intents as ${batches} SendMessageBatch calls sent directly`, value: `${raw.toFixed(1)} ms` },
+    { name: `webhook handler, ${policy.targets.length}-alert notification (1 intent per target)`, value: `${webhook.toFixed(1)} ms`, ratio: webhook / raw, floor: 'the raw SendMessageBatch calls' },
+  ];
 };

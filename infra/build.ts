@@ -284,6 +284,9 @@ const accessEntrySwitch = (manageEksAccess: boolean) => ({
   Conditions: { ManageEksAccess: { 'Fn::Equals': [{ Ref: 'ManageEksAccess' }, 'true'] } },
 });
 
+/** The worker's concurrency for a policy: see `PolicyStack.workerConcurrency`. */
+export const workerConcurrencyOf = (policy: Policy): number => Math.max(MIN_SQS_MAXIMUM_CONCURRENCY, policy.targets.length);
+
 export const policyStack = (policyFile: string, { manageEksAccess }: { manageEksAccess: boolean }): PolicyStack => {
   const policy = loadPolicyFile(policyFile);
   const pools = nodeGroups(policy).filter((t) => t.gpusPerNode > 0);
@@ -293,7 +296,7 @@ export const policyStack = (policyFile: string, { manageEksAccess }: { manageEks
   return {
     timezone: policy.timezone,
     gpuPoolIdlePeriods: Math.ceil((idleAfter + IDLE_SLACK_SECONDS) / IDLE_ALARM_PERIOD_SECONDS),
-    workerConcurrency: Math.max(MIN_SQS_MAXIMUM_CONCURRENCY, policy.targets.length),
+    workerConcurrency: workerConcurrencyOf(policy),
     eks: { ...(hasAccessEntries ? accessEntrySwitch(manageEksAccess) : {}), Resources },
   };
 };
