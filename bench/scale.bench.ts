@@ -10,13 +10,14 @@ import { SsmTickRecordStore } from '../shared/adapters/aws/ssmTickRecordStore.ts
 import { ssmToken } from '../shared/adapters/aws/webhookToken.ts';
 import { fifoGroupOf } from '../shared/app/gpuView.ts';
 import type { Policy, WorkloadTarget } from '../shared/domain/policy.ts';
-import { initialState } from '../shared/domain/state.ts';
+import { compactState, initialState, MAX_STATE_BYTES, targetStateSchema } from '../shared/domain/state.ts';
 import type { WorkloadScaler } from '../shared/ports.ts';
 import { workerConcurrencyOf } from '../infra/build.ts';
 import { awsClientConfig, useFakeAwsEnv } from '../test/support/awsClients.ts';
 import { ManualClock } from '../test/support/clock.ts';
 import { functionUrlEvent, lambdaContext, sqsEventOfReceived } from '../test/support/lambda.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
+import { documentBytes, fullestState, LONGEST, TYPICAL_LONG } from '../test/support/worstState.ts';
 import type { BenchRow } from './measure.ts';
 import { QUEUE_SHARDS, scaleNodeGroups, scalePolicy, shardedQueue, stormPayload } from './scalePolicy.ts';
 
@@ -179,7 +180,6 @@ export const benchScale = async (): Promise<BenchRow[]> => {
       await Promise.all(policy.targets.slice(i, i + 20).map((t) => seedStore.put({ ...initialState(t.id), generation: 1, desired: t.min })));
     }
 
-    process.stderr.write(`DEBUG setup done ${performance.now().toFixed(0)}\n`);
     const calls: Call[] = [];
     const clients = {
       ssm: counted(new SSMClient(config), 'SSM', calls),
@@ -225,7 +225,6 @@ export const benchScale = async (): Promise<BenchRow[]> => {
       calls.length = 0;
       const started = performance.now();
       await withoutEmptyMetricsWarning(run);
-      process.stderr.write(`DEBUG phase ${(performance.now() - started).toFixed(0)} ms ${calls.length} calls\n`);
       return { calls: [...calls], ms: performance.now() - started };
     };
 
@@ -289,11 +288,29 @@ export const benchScale = async (): Promise<BenchRow[]> => {
       ratio: (concurrency + 16) / (LAMBDA_CONCURRENCY - LAMBDA_UNRESERVED),
       floor: `${LAMBDA_CONCURRENCY - LAMBDA_UNRESERVED} reservable`,
     });
+    rows.push(...stateRows());
     return rows;
   } finally {
     await moto.stop();
   }
 };
+
+/**
+ * State at scale: the document of a target holding as much as STATE_LIMITS allow, with the
+ * longest texts its schemas allow, against SSM's 4,096-byte Standard tier, before and after
+ * compactState (the same bytes test/unit/stateSize.test.ts asserts).
+ */
+const stateRows = (): BenchRow[] =>
+  [
+    { label: 'busy target, 30-character ids (2 vetoes, 1 unsent event)', sizes: TYPICAL_LONG, busy: true },
+    { label: 'busy target, longest ids and fingerprints', sizes: LONGEST, busy: true },
+    { label: 'fullest the schemas allow (12 vetoes, 8 failing readings, 4 unsent events)', sizes: LONGEST, busy: false },
+  ].map(({ label, sizes, busy }) => {
+    const fullest = fullestState(sizes);
+    const state = busy ? { ...fullest, alerts: fullest.alerts.map((a, i) => (i < 2 ? a : { ...a, veto: undefined })), outbox: fullest.outbox?.slice(0, 1), readings: undefined } : fullest;
+    const bytes = documentBytes(compactState(targetStateSchema.parse(state)));
+    return { name: `state document: ${label}`, value: `${bytes} bytes`, ratio: bytes / MAX_STATE_BYTES, floor: `SSM Standard's ${MAX_STATE_BYTES} (${documentBytes(state)} before compactState)` };
+  });
 
 /** Powertools warns after every worker batch that the function's metrics object holds nothing. */
 const EMPTY_METRICS_WARNING = 'No application metrics to publish';
