@@ -1,8 +1,7 @@
-import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { fifoGroupOf } from '../shared/app/gpuView.ts';
-import type { Intent } from '../shared/domain/intent.ts';
 import { SqsIntentQueue } from '../shared/adapters/aws/sqsIntentQueue.ts';
 import { ssmToken } from '../shared/adapters/aws/webhookToken.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
@@ -10,7 +9,7 @@ import { systemClock } from '../shared/ports.ts';
 import { awsClientConfig, useFakeAwsEnv } from '../test/support/awsClients.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
 import { type BenchRow, median } from './measure.ts';
-import { scalePolicy, stormPayload } from './scalePolicy.ts';
+import { QUEUE_SHARDS, scalePolicy, shardedQueue, stormPayload } from './scalePolicy.ts';
 
 const ALERTS = 100;
 
@@ -82,7 +81,7 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     return [
       { name: `${ALERTS} x SendMessageBatch entries sent directly (10 calls)`, value: `${rawBatches.toFixed(1)} ms` },
       { name: `webhook handler, ${ALERTS}-alert payload end to end`, value: `${endToEnd.toFixed(1)} ms`, ratio: endToEnd / rawBatches, floor: 'the raw SendMessageBatch calls' },
-      ...(await benchStorm(sqs, freshQueue, () => queueUrl, event, context)),
+      ...(await benchStorm(sqs, event, context)),
     ];
   } finally {
     await moto.stop();
@@ -93,47 +92,62 @@ const STORM_ROUNDS = 5;
 
 /**
  * One notification of 1,000 alerts, one per target of the scale bench's 1,000-target policy:
- * the webhook queues one intent per target (100 SendMessageBatch calls of 10, each well
- * under 256 KiB), against the same intents sent directly as the same batches, concurrently as
- * the queue adapter sends them.
+ * the webhook queues one intent per target in SendMessageBatch calls of 10 (each well under
+ * 256 KiB), against the same intents sent directly in the same calls, at once. Both go to
+ * QUEUE_SHARDS fresh queues of the emulator by FIFO group (see shardedQueue: moto slows with
+ * the messages a queue holds).
  */
-const benchStorm = async (
-  sqs: SQSClient,
-  freshQueue: () => Promise<void>,
-  queueUrl: () => string,
-  event: (body: string) => APIGatewayProxyEventV2,
-  context: Context,
-): Promise<BenchRow[]> => {
+const benchStorm = async (sqs: SQSClient, event: (body: string) => APIGatewayProxyEventV2, context: Context): Promise<BenchRow[]> => {
   const policy = scalePolicy();
+  const groupOf = fifoGroupOf(policy);
   const token = ssmToken('/bench/token');
-  let sent: Intent[] = [];
+  let round = 0;
+  const freshQueues = async () => {
+    round += 1;
+    const urls: string[] = [];
+    for (let i = 0; i < QUEUE_SHARDS; i++) {
+      urls.push((await sqs.send(new CreateQueueCommand({ QueueName: `storm-${round}-${i}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl ?? '');
+    }
+    return urls;
+  };
+  let sent: { url: string; entries: SendMessageBatchRequestEntry[] }[] = [];
   const times = { webhook: [] as number[], raw: [] as number[] };
-  let batches = 0;
+  let intents = 0;
   for (let i = 0; i < STORM_ROUNDS; i++) {
-    await freshQueue();
-    const queue = new SqsIntentQueue(sqs, queueUrl(), fifoGroupOf(policy));
-    // The intents the webhook queued, kept for the raw run: the same bodies, groups and ids.
-    const recording = { send: async (intents: readonly Intent[]) => { sent = [...intents]; await queue.send(intents); } };
+    const urls = await freshQueues();
+    // The batches the webhook sent, kept for the raw run: the same bodies, groups and ids.
+    const recording = counting(sqs, (url, entries) => sent.push({ url, entries }));
+    sent = [];
+    const queue = shardedQueue(recording, urls, groupOf);
     const body = JSON.stringify(stormPayload(policy, new Date(Date.UTC(2026, 10, 23, 1, 0, i)).toISOString()));
     let started = performance.now();
-    const response = await buildHandler({ policy, queue: recording, clock: systemClock, token })(event(body), context);
+    const response = await buildHandler({ policy, queue, clock: systemClock, token })(event(body), context);
     if (typeof response === 'object' && response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
     times.webhook.push(performance.now() - started);
-    if (new Set(sent.map((intent) => intent.target)).size !== sent.length) throw new Error('more than one intent for a target');
-    await freshQueue();
-    const groupOf = fifoGroupOf(policy);
-    const entries = sent.map((intent, n) => ({ Id: String(n % 10), MessageBody: JSON.stringify(intent), MessageGroupId: groupOf(intent.target), MessageDeduplicationId: intent.id }));
+    const targets = sent.flatMap((b) => b.entries.map((e) => (JSON.parse(e.MessageBody ?? '{}') as { target: string }).target));
+    if (new Set(targets).size !== targets.length) throw new Error('more than one intent for a target');
+    intents = targets.length;
+    const rawUrls = await freshQueues();
     started = performance.now();
-    const calls: Promise<unknown>[] = [];
-    for (let b = 0; b < entries.length; b += 10) calls.push(sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl(), Entries: entries.slice(b, b + 10) })));
-    await Promise.all(calls);
-    batches = calls.length;
+    await Promise.all(sent.map((b) => sqs.send(new SendMessageBatchCommand({ QueueUrl: rawUrls[urls.indexOf(b.url)], Entries: b.entries }))));
     times.raw.push(performance.now() - started);
   }
   const webhook = median(times.webhook);
   const raw = median(times.raw);
   return [
-    { name: `${sent.length} intents as ${batches} SendMessageBatch calls sent directly`, value: `${raw.toFixed(1)} ms` },
+    { name: `${intents} intents as ${sent.length} SendMessageBatch calls sent directly`, value: `${raw.toFixed(1)} ms` },
     { name: `webhook handler, ${policy.targets.length}-alert notification (1 intent per target)`, value: `${webhook.toFixed(1)} ms`, ratio: webhook / raw, floor: 'the raw SendMessageBatch calls' },
   ];
 };
+
+/** The client, telling `seen` each SendMessageBatch it sends. */
+const counting = (sqs: SQSClient, seen: (url: string, entries: SendMessageBatchRequestEntry[]) => void): SQSClient =>
+  new Proxy(sqs, {
+    get(target, key, receiver) {
+      if (key !== 'send') return Reflect.get(target, key, receiver);
+      return (command: SendMessageBatchCommand) => {
+        if (command instanceof SendMessageBatchCommand) seen(command.input.QueueUrl ?? '', command.input.Entries ?? []);
+        return target.send(command);
+      };
+    },
+  });
