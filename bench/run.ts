@@ -1,6 +1,7 @@
 import { benchColdStart } from './coldStart.bench.ts';
 import { benchDecide } from './decide.bench.ts';
 import { type BenchRow, printRows } from './measure.ts';
+import { benchScale } from './scale.bench.ts';
 import { benchSimulate } from './simulate.bench.ts';
 import { benchTimeToAction } from './timeToAction.bench.ts';
 import { benchWebhook } from './webhook.bench.ts';
@@ -16,6 +17,7 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchRow[]> }>
     },
   },
   'cold-start': { title: 'cold start: importing each function bundle in a fresh Node process', run: benchColdStart },
+  scale: { title: '1,000 targets on 20 clusters and 40 GPU pools: AWS calls against their default quotas (AWS emulator)', run: benchScale },
   simulate: { title: 'simulate: a year at minute resolution, on the real tick and worker', run: benchSimulate },
 };
 

@@ -1,6 +1,7 @@
-import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { fifoGroupOf } from '../shared/app/gpuView.ts';
 import { SqsIntentQueue } from '../shared/adapters/aws/sqsIntentQueue.ts';
 import { ssmToken } from '../shared/adapters/aws/webhookToken.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
@@ -8,8 +9,12 @@ import { systemClock } from '../shared/ports.ts';
 import { awsClientConfig, useFakeAwsEnv } from '../test/support/awsClients.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
 import { type BenchRow, median } from './measure.ts';
+import { QUEUE_SHARDS, scalePolicy, shardedQueue, stormPayload } from './scalePolicy.ts';
 
 const ALERTS = 100;
+
+/** The handler's factory, imported once the environment it reads at import is set. */
+let buildHandler: typeof import('../functions/alertmanager-webhook/handler.ts').buildHandler;
 
 /**
  * The webhook handler on a 100-alert payload, end to end against the emulator (token from
@@ -24,7 +29,8 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     const config = awsClientConfig(moto.endpoint);
     const sqs = new SQSClient(config);
     await new SSMClient(config).send(new PutParameterCommand({ Name: '/bench/token', Value: 'bench-token', Type: 'SecureString' }));
-    const { buildHandler } = await import('../functions/alertmanager-webhook/handler.ts');
+    const { buildHandler: build } = await import('../functions/alertmanager-webhook/handler.ts');
+    buildHandler = build;
     const policy = loadPolicyFile('policy.yaml');
     const token = ssmToken('/bench/token');
 
@@ -75,8 +81,73 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     return [
       { name: `${ALERTS} x SendMessageBatch entries sent directly (10 calls)`, value: `${rawBatches.toFixed(1)} ms` },
       { name: `webhook handler, ${ALERTS}-alert payload end to end`, value: `${endToEnd.toFixed(1)} ms`, ratio: endToEnd / rawBatches, floor: 'the raw SendMessageBatch calls' },
+      ...(await benchStorm(sqs, event, context)),
     ];
   } finally {
     await moto.stop();
   }
 };
+
+const STORM_ROUNDS = 5;
+
+/**
+ * One notification of 1,000 alerts, one per target of the scale bench's 1,000-target policy:
+ * the webhook queues one intent per target in SendMessageBatch calls of 10 (each well under
+ * 256 KiB), against the same intents sent directly in the same calls, at once. Both go to
+ * QUEUE_SHARDS fresh queues of the emulator by FIFO group (see shardedQueue: moto slows with
+ * the messages a queue holds).
+ */
+const benchStorm = async (sqs: SQSClient, event: (body: string) => APIGatewayProxyEventV2, context: Context): Promise<BenchRow[]> => {
+  const policy = scalePolicy();
+  const groupOf = fifoGroupOf(policy);
+  const token = ssmToken('/bench/token');
+  let round = 0;
+  const freshQueues = async () => {
+    round += 1;
+    const urls: string[] = [];
+    for (let i = 0; i < QUEUE_SHARDS; i++) {
+      urls.push((await sqs.send(new CreateQueueCommand({ QueueName: `storm-${round}-${i}.fifo`, Attributes: { FifoQueue: 'true' } }))).QueueUrl ?? '');
+    }
+    return urls;
+  };
+  let sent: { url: string; entries: SendMessageBatchRequestEntry[] }[] = [];
+  const times = { webhook: [] as number[], raw: [] as number[] };
+  let intents = 0;
+  for (let i = 0; i < STORM_ROUNDS; i++) {
+    const urls = await freshQueues();
+    // The batches the webhook sent, kept for the raw run: the same bodies, groups and ids.
+    const recording = counting(sqs, (url, entries) => sent.push({ url, entries }));
+    sent = [];
+    const queue = shardedQueue(recording, urls, groupOf);
+    const body = JSON.stringify(stormPayload(policy, new Date(Date.UTC(2026, 10, 23, 1, 0, i)).toISOString()));
+    let started = performance.now();
+    const response = await buildHandler({ policy, queue, clock: systemClock, token })(event(body), context);
+    if (typeof response === 'object' && response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
+    times.webhook.push(performance.now() - started);
+    const targets = sent.flatMap((b) => b.entries.map((e) => (JSON.parse(e.MessageBody ?? '{}') as { target: string }).target));
+    if (new Set(targets).size !== targets.length) throw new Error('more than one intent for a target');
+    intents = targets.length;
+    const rawUrls = await freshQueues();
+    started = performance.now();
+    await Promise.all(sent.map((b) => sqs.send(new SendMessageBatchCommand({ QueueUrl: rawUrls[urls.indexOf(b.url)], Entries: b.entries }))));
+    times.raw.push(performance.now() - started);
+  }
+  const webhook = median(times.webhook);
+  const raw = median(times.raw);
+  return [
+    { name: `${intents} intents as ${sent.length} SendMessageBatch calls sent directly`, value: `${raw.toFixed(1)} ms` },
+    { name: `webhook handler, ${policy.targets.length}-alert notification (1 intent per target)`, value: `${webhook.toFixed(1)} ms`, ratio: webhook / raw, floor: 'the raw SendMessageBatch calls' },
+  ];
+};
+
+/** The client, telling `seen` each SendMessageBatch it sends. */
+const counting = (sqs: SQSClient, seen: (url: string, entries: SendMessageBatchRequestEntry[]) => void): SQSClient =>
+  new Proxy(sqs, {
+    get(target, key, receiver) {
+      if (key !== 'send') return Reflect.get(target, key, receiver);
+      return (command: SendMessageBatchCommand) => {
+        if (command instanceof SendMessageBatchCommand) seen(command.input.QueueUrl ?? '', command.input.Entries ?? []);
+        return target.send(command);
+      };
+    },
+  });

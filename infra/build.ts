@@ -14,6 +14,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
+import { fifoGroupOf } from '../shared/app/gpuView.ts';
 import type { NodeGroupTarget, Policy } from '../shared/domain/policy.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
 
@@ -258,8 +259,9 @@ export interface PolicyStack {
   /** Five-minute periods the `scaling_gpu_pool_idle` alarm waits: the longest `idleAfter` plus slack. */
   gpuPoolIdlePeriods: number;
   /**
-   * The worker's concurrency: one instance per target, as many as the FIFO queue's message groups
-   * can keep busy at once, and at least 2, the least an SQS trigger's maximumConcurrency takes.
+   * The worker's concurrency: one instance per FIFO message group (a GPU pool with its workloads,
+   * or a target of its own), as many as the queue can keep busy at once, at most
+   * MAX_WORKER_CONCURRENCY, and at least 2, the least an SQS trigger's maximumConcurrency takes.
    */
   workerConcurrency: number;
   /** A `resources` fragment: the worker's EKS policy and access entries, with their switch. */
@@ -284,6 +286,20 @@ const accessEntrySwitch = (manageEksAccess: boolean) => ({
   Conditions: { ManageEksAccess: { 'Fn::Equals': [{ Ref: 'ManageEksAccess' }, 'true'] } },
 });
 
+/**
+ * The most worker instances any policy reserves. Past it more instances would only meet SSM's
+ * throttling sooner: at default quotas two instances already use Parameter Store's 40 reads a
+ * second during an alert storm (README, "Limits at scale"), and 1,000 targets at one instance
+ * each would ask for more than the 900 concurrent executions a default account can reserve.
+ */
+export const MAX_WORKER_CONCURRENCY = 20;
+
+/** The worker's concurrency for a policy: see `PolicyStack.workerConcurrency`. */
+export const workerConcurrencyOf = (policy: Policy): number => {
+  const groups = new Set(policy.targets.map((t) => fifoGroupOf(policy)(t.id))).size;
+  return Math.max(MIN_SQS_MAXIMUM_CONCURRENCY, Math.min(groups, MAX_WORKER_CONCURRENCY));
+};
+
 export const policyStack = (policyFile: string, { manageEksAccess }: { manageEksAccess: boolean }): PolicyStack => {
   const policy = loadPolicyFile(policyFile);
   const pools = nodeGroups(policy).filter((t) => t.gpusPerNode > 0);
@@ -293,7 +309,7 @@ export const policyStack = (policyFile: string, { manageEksAccess }: { manageEks
   return {
     timezone: policy.timezone,
     gpuPoolIdlePeriods: Math.ceil((idleAfter + IDLE_SLACK_SECONDS) / IDLE_ALARM_PERIOD_SECONDS),
-    workerConcurrency: Math.max(MIN_SQS_MAXIMUM_CONCURRENCY, policy.targets.length),
+    workerConcurrency: workerConcurrencyOf(policy),
     eks: { ...(hasAccessEntries ? accessEntrySwitch(manageEksAccess) : {}), Resources },
   };
 };

@@ -3,7 +3,7 @@ import { decide, holdUnreadable } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
 import { isShadow, type Policy } from '../domain/policy.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
-import { STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
+import { compactState, STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
 import { couplingIntentId } from './intentIds.ts';
@@ -82,7 +82,8 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
   if (decision.followUps.length > 0) await deps.queue.send(followUpsOf(decision, intent));
   if (decision.verdict === 'scale' && !shadow) {
     const pending = { to: decision.to, from: decision.from, emergency: decision.emergency, ...(decision.hpa ? { pin: decision.hpa === 'pin' } : {}), audit: auditRecordOf(decision) };
-    await deps.store.put({ ...next, pending });
+    // Compacted again with the pending record, which the decision's own compaction did not see.
+    await deps.store.put(compactState({ ...next, pending }));
     await scaleTo(target, decision, deps);
     await deps.store.put(await publish(decision, next, deps));
     return decision;
@@ -104,6 +105,6 @@ const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps):
     return next;
   } catch {
     const unsent = [...(decision.verdict !== 'none' ? [auditRecordOf(decision)] : []), ...decision.outbox];
-    return { ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) };
+    return compactState({ ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) });
   }
 };

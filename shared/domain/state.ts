@@ -162,20 +162,41 @@ const byteLength = (state: TargetState): number => {
   return /[^\x00-\x7f]/.test(text) ? new TextEncoder().encode(text).length : text.length;
 };
 
+/** What a message keeps once a document had to be cut: its first words (the code says the rest). */
+const SHORT_MESSAGE = 40;
+
+const shortened = <T extends { message: string }>(entry: T): T =>
+  entry.message.length > SHORT_MESSAGE ? { ...entry, message: entry.message.slice(0, SHORT_MESSAGE) } : entry;
+
+/** The messages and error texts of a document cut short; nothing a decision reads changes. */
+const shortenTexts = (state: TargetState): TargetState => ({
+  ...state,
+  history: state.history.map(shortened),
+  ...(state.emergencies ? { emergencies: state.emergencies.map(shortened) } : {}),
+  ...(state.outbox ? { outbox: state.outbox.map(shortened) } : {}),
+  ...(state.pending ? { pending: { ...state.pending, audit: shortened(state.pending.audit) } } : {}),
+  ...(state.readings ? { readings: state.readings.map((r) => (r.error && r.error.length > SHORT_MESSAGE ? { ...r, error: r.error.slice(0, SHORT_MESSAGE) } : r)) } : {}),
+});
+
 /**
  * Trims a state document until it fits a Standard parameter, oldest first: history, then
  * tombstones, then remembered intents (keeping the last four), then the alerts seen longest
- * ago that are not vetoes (and the target is then treated as vetoed). The caps make this
- * rare; long alert names and ids make it possible.
+ * ago that are not vetoes (and the target is then treated as vetoed), then messages cut to
+ * their first words, then emergency answers but the last. The caps make this rare; long alert
+ * names and ids make it possible. The pending action, the outbox, vetoes and the pause are
+ * never dropped: a document that still does not fit goes to the advanced tier (SsmStateStore).
  */
 export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): TargetState => {
   let next = state;
+  let texts = false;
   while (byteLength(next) >= limit) {
     const droppable = next.alerts.findIndex((a) => !a.veto);
     if (next.history.length > 1) next = { ...next, history: next.history.slice(1) };
     else if (next.tombstones?.length) next = { ...next, tombstones: next.tombstones.slice(1) };
     else if (next.recentIntents.length > 4) next = { ...next, recentIntents: next.recentIntents.slice(1) };
     else if (droppable >= 0) next = { ...next, alerts: next.alerts.filter((_, i) => i !== droppable), alertsTruncated: true };
+    else if (!texts) [next, texts] = [shortenTexts(next), true];
+    else if ((next.emergencies?.length ?? 0) > 1) next = { ...next, emergencies: next.emergencies?.slice(-1) ?? [] };
     else break;
   }
   return next;

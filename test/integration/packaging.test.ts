@@ -8,7 +8,7 @@ import { CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundlePath, sdkUsageOf } from '../../infra/build.ts';
+import { bundlePath, sdkUsageOf, workerConcurrencyOf } from '../../infra/build.ts';
 import { fifoGroupOf } from '../../shared/app/gpuView.ts';
 import type { NodeGroupTarget } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
@@ -281,8 +281,8 @@ describe('The deployable service (serverless.yml)', () => {
     { name: 'emergency', reserved: 3 },
     // One tick a minute, never two at once.
     { name: 'schedule-tick', reserved: 1 },
-    // One instance per FIFO message group, that is per target.
-    { name: 'scaling-worker', reserved: policy.targets.length },
+    // One instance per FIFO message group (a pool with its workloads, or a target), 20 at most.
+    { name: 'scaling-worker', reserved: workerConcurrencyOf(policy) },
   ])('reserves $reserved concurrent instance(s) for $name', ({ name, reserved }) => {
     // Act
     const fn = functionResource(template, name);
