@@ -182,9 +182,10 @@ const shortenTexts = (state: TargetState): TargetState => ({
  * Trims a state document until it fits a Standard parameter, oldest first: history, then
  * tombstones, then remembered intents (keeping the last four), then the alerts seen longest
  * ago that are not vetoes (and the target is then treated as vetoed), then messages cut to
- * their first words, then emergency answers but the last. The caps make this rare; long alert
- * names and ids make it possible. The pending action, the outbox, vetoes and the pause are
- * never dropped: a document that still does not fit goes to the advanced tier (SsmStateStore).
+ * their first words, then emergency answers but the last, then the last metric readings. The
+ * caps make this rare; long alert names and ids make it possible. The pending action, the
+ * outbox, vetoes and the pause are never dropped: a document that still does not fit goes to
+ * the advanced tier (8 KB; SsmStateStore writes with Intelligent-Tiering).
  */
 export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): TargetState => {
   let next = state;
@@ -197,6 +198,8 @@ export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): Targe
     else if (droppable >= 0) next = { ...next, alerts: next.alerts.filter((_, i) => i !== droppable), alertsTruncated: true };
     else if (!texts) [next, texts] = [shortenTexts(next), true];
     else if ((next.emergencies?.length ?? 0) > 1) next = { ...next, emergencies: next.emergencies?.slice(-1) ?? [] };
+    // The last metric readings only spare a re-read: the next tick brings them again.
+    else if (next.readings?.length) next = { ...next, readings: undefined };
     else break;
   }
   return next;

@@ -7,8 +7,11 @@ import { StateRead, type StateStore } from '../../ports.ts';
 const NAMES_PER_CALL = 10;
 
 /**
- * Target state in SSM Parameter Store: one Standard String parameter per target at
- * `<prefix>/targets/<id>`. Reads go to SSM every time (no cache): decisions need fresh state.
+ * Target state in SSM Parameter Store: one String parameter per target at
+ * `<prefix>/targets/<id>`, Standard while it fits 4 KB; with Intelligent-Tiering SSM moves the
+ * rare document that compaction could not fit (every veto, the pending action and the outbox
+ * are kept) to the advanced tier (8 KB, charged per parameter-month) instead of refusing it.
+ * Reads go to SSM every time (no cache): decisions need fresh state.
  */
 export class SsmStateStore implements StateStore {
   public constructor(
@@ -39,7 +42,7 @@ export class SsmStateStore implements StateStore {
 
   public async put(state: TargetState): Promise<void> {
     await ssmCall(() =>
-      this.ssm.send(new PutParameterCommand({ Name: this.name(state.target), Value: JSON.stringify(state), Type: 'String', Tier: 'Standard', Overwrite: true })),
+      this.ssm.send(new PutParameterCommand({ Name: this.name(state.target), Value: JSON.stringify(state), Type: 'String', Tier: 'Intelligent-Tiering', Overwrite: true })),
     );
   }
 
