@@ -1,5 +1,5 @@
 import { ResourceInUseException, ThrottlingException } from '@aws-sdk/client-eks';
-import { type ChangeMessageVisibilityBatchCommandInput, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { type ChangeMessageVisibilityBatchCommandInput, type ChangeMessageVisibilityBatchCommandOutput, DeleteQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { lambdaContext, sqsEventOfReceived } from '../support/lambda.ts';
 import { describe, expect, it } from 'vitest';
 import { webhookPayload } from '../support/payloads.ts';
@@ -221,12 +221,15 @@ describe('AWS runtime on the emulator', () => {
       { step: 'initialize', name: 'throttled' },
     );
     const visibility: number[] = [];
+    const refused: unknown[] = [];
     world.clients.sqs.middlewareStack.add(
       (next, context) => async (args) => {
+        const result = await next(args);
         if (context.commandName === 'ChangeMessageVisibilityBatchCommand') {
           visibility.push(...((args.input as ChangeMessageVisibilityBatchCommandInput).Entries ?? []).map((e) => e.VisibilityTimeout ?? -1));
+          refused.push(...((result.output as ChangeMessageVisibilityBatchCommandOutput).Failed ?? []));
         }
-        return next(args);
+        return result;
       },
       { step: 'initialize', name: 'visibility' },
     );
@@ -241,6 +244,7 @@ describe('AWS runtime on the emulator', () => {
     expect(batchItemFailures).toHaveLength(1);
     expect(world.clients.calls.ChangeMessageVisibilityBatchCommand).toBe(1);
     expect(visibility).toHaveLength(1);
+    expect(refused).toEqual([]);
     expect(visibility[0]).toBeGreaterThanOrEqual(15);
     expect(visibility[0]).toBeLessThanOrEqual(30);
     const again = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.queueUrl, MaxNumberOfMessages: 10 }));

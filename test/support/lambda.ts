@@ -49,6 +49,8 @@ export interface SqsMessage {
   /** ApproximateReceiveCount: 1 on the first delivery. */
   receives?: number;
   deduplicationId?: string;
+  /** What ReceiveMessage gave for it; the message id stands in when no queue received it. */
+  receiptHandle?: string;
 }
 
 /** An SQS FIFO batch, as the scaling worker receives it. */
@@ -56,7 +58,7 @@ export const sqsEvent = (messages: readonly SqsMessage[]): SQSEvent => ({
   Records: messages.map(
     (m): SQSRecord => ({
       messageId: m.messageId,
-      receiptHandle: m.messageId,
+      receiptHandle: m.receiptHandle ?? m.messageId,
       body: m.body,
       attributes: {
         ApproximateReceiveCount: String(m.receives ?? 1),
@@ -78,7 +80,7 @@ export const sqsEvent = (messages: readonly SqsMessage[]): SQSEvent => ({
 
 /** Messages as ReceiveMessage returns them (with `All` system attributes), as the worker's event. */
 export const sqsEventOfReceived = (
-  messages: readonly { MessageId?: string; Body?: string; Attributes?: Partial<Record<string, string>> }[],
+  messages: readonly { MessageId?: string; ReceiptHandle?: string; Body?: string; Attributes?: Partial<Record<string, string>> }[],
 ): SQSEvent =>
   sqsEvent(
     messages.map((m) => ({
@@ -87,5 +89,6 @@ export const sqsEventOfReceived = (
       group: m.Attributes?.MessageGroupId ?? '',
       receives: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
       deduplicationId: m.Attributes?.MessageDeduplicationId ?? '',
+      ...(m.ReceiptHandle ? { receiptHandle: m.ReceiptHandle } : {}),
     })),
   );
