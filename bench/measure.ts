@@ -34,3 +34,20 @@ export const median = (values: readonly number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
+
+/**
+ * Powertools warns after every worker batch that the function's metrics object holds nothing
+ * (the worker counts its decisions as single metrics, published at once): a line per round
+ * would bury the figures.
+ */
+const EMPTY_METRICS_WARNING = 'No application metrics to publish';
+export const withoutEmptyMetricsWarning = async <T>(run: () => Promise<T>): Promise<T> => {
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
+    String(chunk).includes(EMPTY_METRICS_WARNING) ? true : write.call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
+  try {
+    return await run();
+  } finally {
+    process.stderr.write = write;
+  }
+};

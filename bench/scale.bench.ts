@@ -17,7 +17,7 @@ import { ManualClock } from '../test/support/clock.ts';
 import { functionUrlEvent, lambdaContext, sqsEventOfReceived } from '../test/support/lambda.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
 import { documentBytes, fullestState, LONGEST, TYPICAL_LONG } from '../test/support/worstState.ts';
-import type { BenchRow } from './measure.ts';
+import { type BenchRow, withoutEmptyMetricsWarning } from './measure.ts';
 import { QUEUE_SHARDS, scaleNodeGroups, scalePolicy, shardedQueue, stormPayload } from './scalePolicy.ts';
 
 /**
@@ -313,15 +313,3 @@ const stateRows = (): BenchRow[] =>
     return { name: `state document: ${label}`, value: `${bytes} bytes`, ratio: bytes / MAX_STATE_BYTES, floor: `SSM Standard's ${MAX_STATE_BYTES} (${documentBytes(state)} before compactState)` };
   });
 
-/** Powertools warns after every worker batch that the function's metrics object holds nothing. */
-const EMPTY_METRICS_WARNING = 'No application metrics to publish';
-const withoutEmptyMetricsWarning = async <T>(run: () => Promise<T>): Promise<T> => {
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
-    String(chunk).includes(EMPTY_METRICS_WARNING) ? true : write.call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
-  try {
-    return await run();
-  } finally {
-    process.stderr.write = write;
-  }
-};

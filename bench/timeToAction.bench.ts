@@ -26,7 +26,7 @@ import { startMotoServer } from '../test/support/motoServer.ts';
 import { webhookPayload } from '../test/support/payloads.ts';
 import { type KubeApiServer, startKubeApiServer } from '../test/e2e/k8s/setup/kubeApiServer.ts';
 import { ROOT } from '../infra/build.ts';
-import { type BenchRow, median } from './measure.ts';
+import { type BenchRow, median, withoutEmptyMetricsWarning } from './measure.ts';
 import { MemoryTickRecordStore } from '../shared/adapters/local/memoryTickRecordStore.ts';
 
 /** Measured rounds per flow, after the warm-up rounds (first connections, caches, JIT). */
@@ -132,23 +132,6 @@ const actionClock = () => {
       return count;
     },
   };
-};
-
-/**
- * Powertools warns after every worker batch that the function's metrics object holds nothing
- * (the worker counts its decisions as single metrics, published at once): a line per round
- * would bury the figures.
- */
-const EMPTY_METRICS_WARNING = 'No application metrics to publish';
-const withoutEmptyMetricsWarning = async <T>(run: () => Promise<T>): Promise<T> => {
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
-    String(chunk).includes(EMPTY_METRICS_WARNING) ? true : write.call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
-  try {
-    return await run();
-  } finally {
-    process.stderr.write = write;
-  }
 };
 
 /** Why the Kubernetes half cannot run here, if it cannot. */
