@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { durationSchema } from './duration.ts';
+import { durationSchema as durationText } from './duration.ts';
 import { PRIORITIES } from './precedence.ts';
 import { sharedMoment } from './windowOverlap.ts';
+
+// The one duration schema (zod/mini, which the bundles parse emergency commands with), given
+// classic zod's methods (.default, .optional) for the policy's many duration fields.
+const durationSchema = z.pipe(durationText, z.number());
 
 const idSchema = z
   .string()
