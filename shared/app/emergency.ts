@@ -1,5 +1,6 @@
 import { type EmergencyCommand, emergencyCommandSchema, type Intent } from '../domain/intent.ts';
-import { type Policy, targetById } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { targetById } from '../domain/policyLookups.ts';
 import type { HistoryEntry, TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
