@@ -18,7 +18,7 @@ const LAMBDA_ENV = {
   QUEUE_URL: 'http://127.0.0.1:9/123456789012/gpu-autoscaler-bench-intents.fifo',
   TOKEN_PARAMETER: '/gpu-autoscaler/bench/webhook-token',
   STATUS_TOKEN_PARAMETER: '/gpu-autoscaler/bench/status-token',
-  POLICY_PATH: 'dist/policy.yaml',
+  POLICY_PATH: 'dist/policy.json',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',

@@ -5,22 +5,22 @@
  *
  * Layout, per function: dist/<name>/index.js (+ .map) and dist/<name>/package.json
  * {"type":"module"} (a .js file that Lambda and `serverless invoke local` both load as ESM;
- * invoke local cannot load .mjs), plus one validated dist/policy.yaml shared by every zip and
+ * invoke local cannot load .mjs), plus one validated dist/policy.json shared by every zip and
  * dist/meta/<name>.json, esbuild's record of what went into each bundle (never shipped).
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
-import { parse } from 'yaml';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import type { NodeGroupTarget, Policy } from '../shared/domain/policy.ts';
+import { BUNDLED_POLICY_FORMAT, type BundledPolicy } from '../shared/bundledPolicy.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 /** Where the functions read the policy (serverless.yml's POLICY_PATH): relative to the working directory, /var/task in Lambda. */
-const POLICY_PATH = 'dist/policy.yaml';
+const POLICY_PATH = 'dist/policy.json';
 
 /** Every folder of functions/ with a handler.ts is a function to deploy. */
 export const functionNames = (): string[] =>
@@ -37,25 +37,6 @@ export interface Bundle {
   /** Size of index.js, the code Lambda loads (the source map is read only for stack traces). */
   bytes: number;
 }
-
-/**
- * zod's entry exposes every locale as `z.locales`, and esbuild keeps all of a namespace that
- * is itself exported, so each bundle would carry ~260 KiB of messages in some 40 languages.
- * The functions speak English, zod's default (which zod registers without `z.locales`), so
- * the bundles' `z.locales` holds English only.
- */
-const zodEnglishOnly: Plugin = {
-  name: 'zod-english-only',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: "export { default as en } from './en.js';",
-      resolveDir: dirname(args.path),
-    }));
-  },
-};
 
 /**
  * How every function is bundled, the AWS SDK v3 included: the versions pinned in
@@ -79,10 +60,6 @@ export const BUNDLE_OPTIONS = {
   sourcesContent: false,
   legalComments: 'none',
   metafile: true,
-  plugins: [zodEnglishOnly],
-  // The policy arrives as JSON (bundlePolicy): importing and running a YAML parser was half
-  // of a function's cold start.
-  alias: { yaml: './infra/yamlAsJson.ts' },
   // The CommonJS packages inside the bundle (parts of the SDK) call require() for Node's
   // built-in modules, which an ES module lacks.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
@@ -107,8 +84,7 @@ const isFresh = async (name: string): Promise<boolean> => {
   try {
     const built = (await stat(bundlePath(name))).mtimeMs;
     const { inputs } = await readMetafile(name);
-    // Inputs a plugin made up (`zod-locales:...`) have no file of their own.
-    const files = Object.keys(inputs).filter((input) => !input.includes(':'));
+    const files = Object.keys(inputs);
     const changed = await Promise.all(files.map(async (file) => (await stat(join(ROOT, file))).mtimeMs > built));
     return !changed.includes(true);
   } catch {
@@ -118,15 +94,16 @@ const isFresh = async (name: string): Promise<boolean> => {
 
 /**
  * Validates the policy (a bad one stops the build with every problem and its path) and
- * writes the document, as JSON, to where the functions read it: JSON is YAML, so the file
- * reads the same everywhere, and the bundles parse it without a YAML parser.
+ * writes what the validation returned, defaults filled and durations in seconds, as JSON
+ * marked validated, to where the functions read it (shared/bundledPolicy.ts): they trust it
+ * as it is, and parse it with JSON.parse alone, without a YAML parser or the policy schema.
  */
 export const bundlePolicy = async (policyFile: string): Promise<void> => {
-  loadPolicyFile(policyFile);
+  const bundled: BundledPolicy = { format: BUNDLED_POLICY_FORMAT, source: relative(ROOT, policyFile), policy: loadPolicyFile(policyFile) };
   await mkdir(DIST, { recursive: true });
   // Through a temporary file: a concurrent `invoke local` never reads half a policy.
-  const staged = join(DIST, `.policy-${process.pid}.yaml`);
-  await writeFile(staged, `${JSON.stringify(parse(await readFile(policyFile, 'utf8')))}\n`);
+  const staged = join(DIST, `.policy-${process.pid}.json`);
+  await writeFile(staged, `${JSON.stringify(bundled)}\n`);
   await rename(staged, join(ROOT, POLICY_PATH));
 };
 

@@ -5,8 +5,8 @@ import * as z from './domain/zod.ts';
  * once at cold start; a missing setting stops the function with its name.
  */
 export const configSchema = z.object({
-  /** The policy file bundled with the function. */
-  POLICY_PATH: z._default(z.string(), 'policy.yaml'),
+  /** The policy the build validated and bundled with the function (shared/bundledPolicy.ts). */
+  POLICY_PATH: z._default(z.string(), 'dist/policy.json'),
   /** `/<prefix>/<stage>`: target states live under `<STATE_PREFIX>/targets/`. */
   STATE_PREFIX: z.string().check(z.regex(/^\/[A-Za-z0-9_.\-/]+[^/]$/, 'expected a parameter path such as /gpu-autoscaler/prod')),
   QUEUE_URL: z.url(),

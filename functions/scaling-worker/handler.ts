@@ -19,7 +19,7 @@ import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { scalingWorker, type WorkerReport } from '../../shared/hosts/scalingWorker.ts';
 import { logger, metrics, recordDecision } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type EventSink, systemClock } from '../../shared/ports.ts';
 
 /** An audit event that cannot be sent is logged and counted; the worker keeps it in the state's outbox. */
@@ -65,7 +65,7 @@ export const buildHandler = (policy: Policy, deps: WorkerDeps) => {
 };
 
 const config = readConfig();
-const policy = loadPolicyFile(config.POLICY_PATH);
+const policy = loadBundledPolicy(config.POLICY_PATH);
 
 export const handler = buildHandler(policy, {
   store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
