@@ -34,8 +34,10 @@ const metafilePath = (name: string): string => join(DIST, 'meta', `${name}.json`
 
 export interface Bundle {
   name: string;
-  /** Size of index.js, the code Lambda loads (the source map is read only for stack traces). */
+  /** Size of index.js, the code a cold start loads (the source map is read only for stack traces). */
   bytes: number;
+  /** Size of the chunks index.js imports only when it needs them (the worker's Kubernetes client). */
+  lazyBytes: number;
 }
 
 /**
@@ -68,16 +70,39 @@ export const BUNDLE_OPTIONS = {
 
 /** One function: dist/<name>/index.js with its source map, package.json and metafile. */
 export const bundleFunction = async (name: string): Promise<Bundle> => {
-  const outfile = bundlePath(name);
-  await rm(dirname(outfile), { recursive: true, force: true });
-  const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, 'functions', name, 'handler.ts')], outfile });
-  await writeFile(join(dirname(outfile), 'package.json'), '{"type":"module"}\n');
+  const outdir = dirname(bundlePath(name));
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    ...BUNDLE_OPTIONS,
+    entryPoints: { index: join(ROOT, 'functions', name, 'handler.ts') },
+    outdir,
+    // A dynamic import() becomes a chunk of its own, loaded when first called: the worker's
+    // Kubernetes client (shared/adapters/k8s/workloadsOnDemand.ts) stays out of its cold start.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+  });
+  await writeFile(join(outdir, 'package.json'), '{"type":"module"}\n');
   await mkdir(dirname(metafilePath(name)), { recursive: true });
   await writeFile(metafilePath(name), JSON.stringify(result.metafile));
-  return { name, bytes: (await stat(outfile)).size };
+  return bundleSizes(name);
 };
 
 const readMetafile = async (name: string): Promise<Metafile> => JSON.parse(await readFile(metafilePath(name), 'utf8')) as Metafile;
+
+/** The code files of a built function (index.js and its chunks), from its metafile, by path. */
+const codeOutputs = async (name: string): Promise<[string, Metafile['outputs'][string]][]> =>
+  Object.entries((await readMetafile(name)).outputs).filter(([path]) => path.endsWith('.js'));
+
+const bundleSizes = async (name: string): Promise<Bundle> => {
+  const index = relative(ROOT, bundlePath(name));
+  let bytes = 0;
+  let lazyBytes = 0;
+  for (const [path, { bytes: size }] of await codeOutputs(name)) {
+    if (path === index) bytes = size;
+    else lazyBytes += size;
+  }
+  return { name, bytes, lazyBytes };
+};
 
 /** Whether a bundle exists and none of the files that went into it changed since. */
 const isFresh = async (name: string): Promise<boolean> => {
@@ -118,12 +143,14 @@ export const buildFunctions = async (
 ): Promise<Bundle[]> => {
   await bundlePolicy(policyFile);
   return Promise.all(
-    names.map(async (name) => (onlyStale && (await isFresh(name)) ? { name, bytes: (await stat(bundlePath(name))).size } : bundleFunction(name))),
+    names.map(async (name) => (onlyStale && (await isFresh(name)) ? bundleSizes(name) : bundleFunction(name))),
   );
 };
 
 export const formatBundles = (bundles: readonly Bundle[]): string =>
-  bundles.map((b) => `  ${relative(ROOT, bundlePath(b.name)).padEnd(42)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB`).join('\n');
+  bundles
+    .map((b) => `  ${relative(ROOT, bundlePath(b.name)).padEnd(42)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB${b.lazyBytes > 0 ? ` (+ ${(b.lazyBytes / 1024).toFixed(0)} KiB loaded on first use)` : ''}`)
+    .join('\n');
 
 /** An AWS SDK v3 client package and the commands of it that one bundle contains. */
 export interface SdkUsage {
@@ -136,16 +163,15 @@ export interface SdkUsage {
 const SDK_COMMAND = /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\/dist-es\/commands\/(\w+)Command\.js$/;
 
 /**
- * The SDK commands a built bundle contains, from esbuild's metafile: a command module that
- * tree-shaking dropped contributes no bytes and is not counted.
+ * The SDK commands a built bundle contains (index.js and its chunks), from esbuild's metafile:
+ * a command module that tree-shaking dropped contributes no bytes and is not counted.
  */
 export const sdkUsageOf = async (name: string): Promise<SdkUsage[]> => {
-  const output = Object.values((await readMetafile(name)).outputs).find((o) => o.entryPoint);
   const byClient = new Map<string, string[]>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+  for (const [input, { bytesInOutput }] of (await codeOutputs(name)).flatMap(([, output]) => Object.entries(output.inputs))) {
     const match = SDK_COMMAND.exec(input);
     if (!match?.[1] || !match[2] || bytesInOutput === 0) continue;
-    byClient.set(match[1], [...(byClient.get(match[1]) ?? []), match[2]]);
+    byClient.set(match[1], [...new Set([...(byClient.get(match[1]) ?? []), match[2]])]);
   }
   return [...byClient].map(([client, operations]) => ({ client, operations: operations.sort() })).sort((a, b) => a.client.localeCompare(b.client));
 };

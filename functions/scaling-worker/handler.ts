@@ -14,7 +14,7 @@ import { EksNodeGroupScaler } from '../../shared/adapters/aws/eksNodeGroupScaler
 import { EventBridgeSink } from '../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
-import { kubernetesWorkloads } from '../../shared/adapters/k8s/kubernetesWorkloads.ts';
+import { workloadsOnDemand } from '../../shared/adapters/k8s/workloadsOnDemand.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { scalingWorker, type WorkerReport } from '../../shared/hosts/scalingWorker.ts';
@@ -71,7 +71,7 @@ export const handler = buildHandler(policy, {
   store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
-  workloads: kubernetesWorkloads(policy, process.env),
+  workloads: workloadsOnDemand(policy, process.env),
   events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
   clock: systemClock,
 });
