@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          globalSetup: ['test/setup/bundledPolicy.ts'],
           // Unit tests reach no emulator: a client that slips through meets a closed loopback port,
           // not the moto server the integration project started in this same run.
           env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
@@ -19,7 +20,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/integration/setup/motoServer.ts'],
+          globalSetup: ['test/setup/bundledPolicy.ts', 'test/integration/setup/motoServer.ts'],
           testTimeout: 30_000,
           hookTimeout: 300_000,
         },
@@ -28,6 +29,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/setup/bundledPolicy.ts'],
           env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' },
           testTimeout: 120_000,
           hookTimeout: 900_000,

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { bundlePolicy, ROOT } from '../infra/build.ts';
 import { benchColdStart } from './coldStart.bench.ts';
 import { benchDecide } from './decide.bench.ts';
 import { type BenchRow, printRows } from './measure.ts';
@@ -29,6 +31,8 @@ const BENCHES: Record<string, { title: string; run: () => Promise<BenchRow[]> }>
 const names = process.argv.slice(2);
 const unknown = names.filter((name) => !(name in BENCHES));
 if (unknown.length > 0) throw new Error(`no bench named ${unknown.join(', ')}; the benches are ${Object.keys(BENCHES).join(', ')}`);
+// The handler modules read the policy the build validated (shared/bundledPolicy.ts).
+await bundlePolicy(join(ROOT, 'policy.yaml'));
 for (const [name, bench] of Object.entries(BENCHES)) {
   if (names.length === 0 || names.includes(name)) printRows(bench.title, await bench.run());
 }

@@ -5,23 +5,23 @@
  *
  * Layout, per function: dist/<name>/index.js (+ .map) and dist/<name>/package.json
  * {"type":"module"} (a .js file that Lambda and `serverless invoke local` both load as ESM;
- * invoke local cannot load .mjs), plus one validated dist/policy.yaml shared by every zip and
+ * invoke local cannot load .mjs), plus one validated dist/policy.json shared by every zip and
  * dist/meta/<name>.json, esbuild's record of what went into each bundle (never shipped).
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
-import { parse } from 'yaml';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { fifoGroupOf } from '../shared/app/gpuView.ts';
 import type { NodeGroupTarget, Policy } from '../shared/domain/policy.ts';
+import { BUNDLED_POLICY_FORMAT, type BundledPolicy } from '../shared/bundledPolicy.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 /** Where the functions read the policy (serverless.yml's POLICY_PATH): relative to the working directory, /var/task in Lambda. */
-const POLICY_PATH = 'dist/policy.yaml';
+const POLICY_PATH = 'dist/policy.json';
 
 /** Every folder of functions/ with a handler.ts is a function to deploy. */
 export const functionNames = (): string[] =>
@@ -35,28 +35,11 @@ const metafilePath = (name: string): string => join(DIST, 'meta', `${name}.json`
 
 export interface Bundle {
   name: string;
-  /** Size of index.js, the code Lambda loads (the source map is read only for stack traces). */
+  /** Size of index.js, the code a cold start loads (the source map is read only for stack traces). */
   bytes: number;
+  /** Size of the chunks index.js imports only when it needs them (the worker's Kubernetes client). */
+  lazyBytes: number;
 }
-
-/**
- * zod's entry exposes every locale as `z.locales`, and esbuild keeps all of a namespace that
- * is itself exported, so each bundle would carry ~260 KiB of messages in some 40 languages.
- * The functions speak English, zod's default (which zod registers without `z.locales`), so
- * the bundles' `z.locales` holds English only.
- */
-const zodEnglishOnly: Plugin = {
-  name: 'zod-english-only',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: "export { default as en } from './en.js';",
-      resolveDir: dirname(args.path),
-    }));
-  },
-};
 
 /**
  * How every function is bundled, the AWS SDK v3 included: the versions pinned in
@@ -80,10 +63,6 @@ export const BUNDLE_OPTIONS = {
   sourcesContent: false,
   legalComments: 'none',
   metafile: true,
-  plugins: [zodEnglishOnly],
-  // The policy arrives as JSON (bundlePolicy): importing and running a YAML parser was half
-  // of a function's cold start.
-  alias: { yaml: './infra/yamlAsJson.ts' },
   // The CommonJS packages inside the bundle (parts of the SDK) call require() for Node's
   // built-in modules, which an ES module lacks.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
@@ -92,24 +71,46 @@ export const BUNDLE_OPTIONS = {
 
 /** One function: dist/<name>/index.js with its source map, package.json and metafile. */
 export const bundleFunction = async (name: string): Promise<Bundle> => {
-  const outfile = bundlePath(name);
-  await rm(dirname(outfile), { recursive: true, force: true });
-  const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, 'functions', name, 'handler.ts')], outfile });
-  await writeFile(join(dirname(outfile), 'package.json'), '{"type":"module"}\n');
+  const outdir = dirname(bundlePath(name));
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    ...BUNDLE_OPTIONS,
+    entryPoints: { index: join(ROOT, 'functions', name, 'handler.ts') },
+    outdir,
+    // A dynamic import() becomes a chunk of its own, loaded when first called: the worker's
+    // Kubernetes client (shared/adapters/k8s/workloadsOnDemand.ts) stays out of its cold start.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+  });
+  await writeFile(join(outdir, 'package.json'), '{"type":"module"}\n');
   await mkdir(dirname(metafilePath(name)), { recursive: true });
   await writeFile(metafilePath(name), JSON.stringify(result.metafile));
-  return { name, bytes: (await stat(outfile)).size };
+  return bundleSizes(name);
 };
 
 const readMetafile = async (name: string): Promise<Metafile> => JSON.parse(await readFile(metafilePath(name), 'utf8')) as Metafile;
+
+/** The code files of a built function (index.js and its chunks), from its metafile, by path. */
+const codeOutputs = async (name: string): Promise<[string, Metafile['outputs'][string]][]> =>
+  Object.entries((await readMetafile(name)).outputs).filter(([path]) => path.endsWith('.js'));
+
+const bundleSizes = async (name: string): Promise<Bundle> => {
+  const index = relative(ROOT, bundlePath(name));
+  let bytes = 0;
+  let lazyBytes = 0;
+  for (const [path, { bytes: size }] of await codeOutputs(name)) {
+    if (path === index) bytes = size;
+    else lazyBytes += size;
+  }
+  return { name, bytes, lazyBytes };
+};
 
 /** Whether a bundle exists and none of the files that went into it changed since. */
 const isFresh = async (name: string): Promise<boolean> => {
   try {
     const built = (await stat(bundlePath(name))).mtimeMs;
     const { inputs } = await readMetafile(name);
-    // Inputs a plugin made up (`zod-locales:...`) have no file of their own.
-    const files = Object.keys(inputs).filter((input) => !input.includes(':'));
+    const files = Object.keys(inputs);
     const changed = await Promise.all(files.map(async (file) => (await stat(join(ROOT, file))).mtimeMs > built));
     return !changed.includes(true);
   } catch {
@@ -119,15 +120,16 @@ const isFresh = async (name: string): Promise<boolean> => {
 
 /**
  * Validates the policy (a bad one stops the build with every problem and its path) and
- * writes the document, as JSON, to where the functions read it: JSON is YAML, so the file
- * reads the same everywhere, and the bundles parse it without a YAML parser.
+ * writes what the validation returned, defaults filled and durations in seconds, as JSON
+ * marked validated, to where the functions read it (shared/bundledPolicy.ts): they trust it
+ * as it is, and parse it with JSON.parse alone, without a YAML parser or the policy schema.
  */
 export const bundlePolicy = async (policyFile: string): Promise<void> => {
-  loadPolicyFile(policyFile);
+  const bundled: BundledPolicy = { format: BUNDLED_POLICY_FORMAT, source: relative(ROOT, policyFile), policy: loadPolicyFile(policyFile) };
   await mkdir(DIST, { recursive: true });
   // Through a temporary file: a concurrent `invoke local` never reads half a policy.
-  const staged = join(DIST, `.policy-${process.pid}.yaml`);
-  await writeFile(staged, `${JSON.stringify(parse(await readFile(policyFile, 'utf8')))}\n`);
+  const staged = join(DIST, `.policy-${process.pid}.json`);
+  await writeFile(staged, `${JSON.stringify(bundled)}\n`);
   await rename(staged, join(ROOT, POLICY_PATH));
 };
 
@@ -142,12 +144,14 @@ export const buildFunctions = async (
 ): Promise<Bundle[]> => {
   await bundlePolicy(policyFile);
   return Promise.all(
-    names.map(async (name) => (onlyStale && (await isFresh(name)) ? { name, bytes: (await stat(bundlePath(name))).size } : bundleFunction(name))),
+    names.map(async (name) => (onlyStale && (await isFresh(name)) ? bundleSizes(name) : bundleFunction(name))),
   );
 };
 
 export const formatBundles = (bundles: readonly Bundle[]): string =>
-  bundles.map((b) => `  ${relative(ROOT, bundlePath(b.name)).padEnd(42)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB`).join('\n');
+  bundles
+    .map((b) => `  ${relative(ROOT, bundlePath(b.name)).padEnd(42)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB${b.lazyBytes > 0 ? ` (+ ${(b.lazyBytes / 1024).toFixed(0)} KiB loaded on first use)` : ''}`)
+    .join('\n');
 
 /** An AWS SDK v3 client package and the commands of it that one bundle contains. */
 export interface SdkUsage {
@@ -160,16 +164,15 @@ export interface SdkUsage {
 const SDK_COMMAND = /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\/dist-es\/commands\/(\w+)Command\.js$/;
 
 /**
- * The SDK commands a built bundle contains, from esbuild's metafile: a command module that
- * tree-shaking dropped contributes no bytes and is not counted.
+ * The SDK commands a built bundle contains (index.js and its chunks), from esbuild's metafile:
+ * a command module that tree-shaking dropped contributes no bytes and is not counted.
  */
 export const sdkUsageOf = async (name: string): Promise<SdkUsage[]> => {
-  const output = Object.values((await readMetafile(name)).outputs).find((o) => o.entryPoint);
   const byClient = new Map<string, string[]>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+  for (const [input, { bytesInOutput }] of (await codeOutputs(name)).flatMap(([, output]) => Object.entries(output.inputs))) {
     const match = SDK_COMMAND.exec(input);
     if (!match?.[1] || !match[2] || bytesInOutput === 0) continue;
-    byClient.set(match[1], [...(byClient.get(match[1]) ?? []), match[2]]);
+    byClient.set(match[1], [...new Set([...(byClient.get(match[1]) ?? []), match[2]])]);
   }
   return [...byClient].map(([client, operations]) => ({ client, operations: operations.sort() })).sort((a, b) => a.client.localeCompare(b.client));
 };

@@ -16,7 +16,7 @@ import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { bodyLimit } from '../../shared/middleware/bodyLimit.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger, metrics } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type IntentQueue, systemClock } from '../../shared/ports.ts';
 
 /** The largest notification logged whole (CloudWatch Logs takes events up to 256 KB, the log line's keys included). */
@@ -56,7 +56,7 @@ export const buildHandler = (deps: WebhookDeps) =>
 const config = readConfig();
 if (!config.TOKEN_PARAMETER) throw new Error('TOKEN_PARAMETER is not set: the webhook never runs without a bearer token');
 
-const policy = loadPolicyFile(config.POLICY_PATH);
+const policy = loadBundledPolicy(config.POLICY_PATH);
 
 export const handler = buildHandler({
   policy,

@@ -13,7 +13,7 @@ import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { BadRequestError } from '../../shared/errors.ts';
 import { logger, metrics } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { systemClock } from '../../shared/ports.ts';
 
 /**
@@ -40,7 +40,7 @@ export const buildHandler = (policy: Policy, deps: EmergencyDeps) =>
 
 const config = readConfig();
 
-const policy = loadPolicyFile(config.POLICY_PATH);
+const policy = loadBundledPolicy(config.POLICY_PATH);
 
 export const handler = buildHandler(policy, {
   queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),

@@ -15,12 +15,12 @@ import { EventBridgeSink } from '../../shared/adapters/aws/eventBridgeSink.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SqsRetryBackoff } from '../../shared/adapters/aws/sqsRetryBackoff.ts';
 import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
-import { kubernetesWorkloads } from '../../shared/adapters/k8s/kubernetesWorkloads.ts';
+import { workloadsOnDemand } from '../../shared/adapters/k8s/workloadsOnDemand.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { scalingWorker, type WorkerReport } from '../../shared/hosts/scalingWorker.ts';
 import { logger, metrics, recordDecision } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type EventSink, type RetryBackoff, systemClock } from '../../shared/ports.ts';
 
 /** An audit event that cannot be sent is logged and counted; the worker keeps it in the state's outbox. */
@@ -67,7 +67,7 @@ export const buildHandler = (policy: Policy, deps: WorkerDeps, backoff: RetryBac
 };
 
 const config = readConfig();
-const policy = loadPolicyFile(config.POLICY_PATH);
+const policy = loadBundledPolicy(config.POLICY_PATH);
 const sqs = new SQSClient(AWS_CLIENT_OPTIONS);
 
 export const handler = buildHandler(
@@ -76,7 +76,7 @@ export const handler = buildHandler(
     store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
     queue: new SqsIntentQueue(sqs, config.QUEUE_URL, fifoGroupOf(policy)),
     nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
-    workloads: kubernetesWorkloads(policy, process.env),
+    workloads: workloadsOnDemand(policy, process.env),
     events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
     clock: systemClock,
   },

@@ -16,7 +16,7 @@ import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 
 export interface TickDeps {
@@ -69,7 +69,7 @@ export const buildHandler = (deps: TickDeps) =>
 
 const config = readConfig();
 
-const policy = loadPolicyFile(config.POLICY_PATH);
+const policy = loadBundledPolicy(config.POLICY_PATH);
 const ssm = new SSMClient(AWS_CLIENT_OPTIONS);
 
 export const handler = buildHandler({

@@ -18,7 +18,7 @@ import { jsonResponse } from '../../shared/http.ts';
 import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
-import { loadPolicyFile } from '../../shared/policyFile.ts';
+import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type MetricSource, type ServiceHealth, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 
@@ -64,7 +64,7 @@ const ssm = new SSMClient(AWS_CLIENT_OPTIONS);
 const cloudWatch = new CloudWatchClient(AWS_CLIENT_OPTIONS);
 
 export const handler = buildHandler({
-  policy: loadPolicyFile(config.POLICY_PATH),
+  policy: loadBundledPolicy(config.POLICY_PATH),
   store: new SsmStateStore(ssm, config.STATE_PREFIX),
   ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   clock: systemClock,

@@ -1,7 +1,8 @@
 import { auditRecordOf, type Decision, decisionFromAudit, describeDecision } from '../domain/decision.ts';
 import { decide, holdUnreadable } from '../domain/decide/index.ts';
 import type { Intent } from '../domain/intent.ts';
-import { isShadow, type Policy } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { isShadow } from '../domain/policyLookups.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
 import { compactState, STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
 import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';

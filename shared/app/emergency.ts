@@ -1,8 +1,9 @@
-import { z } from 'zod';
 import { type EmergencyCommand, emergencyCommandSchema, type Intent } from '../domain/intent.ts';
-import { type Policy, targetById } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { targetById } from '../domain/policyLookups.ts';
 import type { HistoryEntry, TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
+import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
 import { emergencyIntentId } from './intentIds.ts';
 
@@ -16,29 +17,31 @@ const FLEET_ACTIONS = new Set(['scaleToMin', 'pause', 'resume', 'evaluateNow']);
  * the decision; `idempotencyKey` makes a retried command the same command (the same intent, the
  * same answer), whatever happened to the first.
  */
-export const emergencyRequestSchema = z
-  .looseObject({
-    target: z.string().min(1).optional(),
-    targets: z.array(z.string().min(1)).min(1).max(100).optional(),
-    all: z.literal(true).optional(),
-    reason: z.string().min(1, 'say why: the reason is kept with the decision').max(160),
-    actor: z.string().min(1, 'say who: the actor is recorded with the decision').max(64),
-    idempotencyKey: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'use 1-64 letters, digits and . _ : -').optional(),
-  })
-  .transform((request, ctx) => {
+export const emergencyRequestSchema = z.pipe(
+  z.looseObject({
+    target: z.optional(z.string().check(z.minLength(1))),
+    targets: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(100))),
+    all: z.optional(z.literal(true)),
+    reason: z.string().check(z.minLength(1, 'say why: the reason is kept with the decision'), z.maxLength(160)),
+    actor: z.string().check(z.minLength(1, 'say who: the actor is recorded with the decision'), z.maxLength(64)),
+    idempotencyKey: z.optional(z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,64}$/, 'use 1-64 letters, digits and . _ : -'))),
+  }),
+  z.transform((request, ctx) => {
     const { target, targets, all, reason, actor, idempotencyKey, ...rest } = request;
+    const addIssue = (path: PropertyKey[], message: string) => ctx.issues.push({ code: 'custom', path, message, input: request });
     const command = emergencyCommandSchema.safeParse(rest);
     if (!command.success) {
-      for (const issue of command.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      for (const issue of command.error.issues) addIssue(issue.path, issue.message);
       return z.NEVER;
     }
     const named = [target, targets, all].filter((x) => x !== undefined).length;
-    if (named > 1) ctx.addIssue({ code: 'custom', path: ['target'], message: 'give one of target, targets or all' });
+    if (named > 1) addIssue(['target'], 'give one of target, targets or all');
     if (all && !FLEET_ACTIONS.has(command.data.action)) {
-      ctx.addIssue({ code: 'custom', path: ['all'], message: `${command.data.action} goes to named targets; all is for scaleToMin, pause, resume and evaluateNow` });
+      addIssue(['all'], `${command.data.action} goes to named targets; all is for scaleToMin, pause, resume and evaluateNow`);
     }
     return { targets: target !== undefined ? [target] : targets, all: all === true, reason, actor, idempotencyKey, command: command.data };
-  });
+  }),
+);
 
 export type EmergencyRequest = z.infer<typeof emergencyRequestSchema>;
 

@@ -1,10 +1,12 @@
-import { z } from 'zod';
 import type { Decision } from '../domain/decision.ts';
 import { explainDecision, type Explanation } from '../domain/decide/explain.ts';
 import { holdUnreadable } from '../domain/decide/index.ts';
-import { isShadow, type Policy } from '../domain/policy.ts';
+import type { Intent } from '../domain/intent.ts';
+import type { Policy } from '../domain/policy.ts';
+import { isShadow } from '../domain/policyLookups.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import type { HistoryEntry } from '../domain/state.ts';
+import * as z from '../domain/zod.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import type { Clock, MetricSource, StateStore } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
@@ -12,9 +14,9 @@ import { readTargetSignals, tickIntent } from './tick.ts';
 
 /** `GET /explain?target=worker-llm&at=2026-11-23T09:00:00-05:00`. */
 export const explainQuerySchema = z.strictObject({
-  target: z.string().min(1),
+  target: z.string().check(z.minLength(1)),
   /** The instant to explain; now by default. */
-  at: z.iso.datetime({ offset: true }).optional(),
+  at: z.optional(z.iso.datetime({ offset: true })),
 });
 
 export type ExplainQuery = z.infer<typeof explainQuerySchema>;

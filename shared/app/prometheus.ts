@@ -1,6 +1,7 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Policy } from '../domain/policy.ts';
 import { type CounterSeries, counterSeriesSchema, type TickRecord } from '../domain/tickRecord.ts';
+import * as z from '../domain/zod.ts';
 import type { StateStore, TickRecordStore } from '../ports.ts';
 import type { TickSummary } from './tick.ts';
 
@@ -37,7 +38,7 @@ const tickCounters = async (tick?: { evaluations: number; seconds: number }): Pr
     evaluations.inc(tick.evaluations);
     duration.observe(tick.seconds);
   }
-  return counterSeriesSchema.array().parse(await registry.getMetricsAsJSON());
+  return z.array(counterSeriesSchema).parse(await registry.getMetricsAsJSON());
 };
 
 /** The samples of a series, by line and labels: two layouts of one series differ when the buckets changed. */
@@ -59,7 +60,7 @@ export const recordTick = async (summary: TickSummary, seconds: number, deps: { 
     version: 1,
     at: summary.at,
     gauges: summary.gauges,
-    counters: counterSeriesSchema.array().parse(await summed.getMetricsAsJSON()),
+    counters: z.array(counterSeriesSchema).parse(await summed.getMetricsAsJSON()),
   };
   await deps.ticks.put(record);
   return record;

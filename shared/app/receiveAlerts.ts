@@ -1,7 +1,8 @@
 import { alertValue, parseWebhookPayload, type WebhookPayload } from '../domain/alertmanager.ts';
 import type { AlertObservation, Intent } from '../domain/intent.ts';
 import { routeAlert } from '../domain/matching.ts';
-import { type Policy, rulesOf } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { rulesOf } from '../domain/policyLookups.ts';
 import { BadRequestError, invalidInput, MAX_DETAILS, QueueUnavailableError } from '../errors.ts';
 import type { Clock, IntentQueue } from '../ports.ts';
 import { alertIntentId, alertsIntentId } from './intentIds.ts';

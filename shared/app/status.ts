@@ -1,5 +1,6 @@
 import { limitsInForce } from '../domain/decide/limits.ts';
-import { isShadow, type Policy } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { isShadow } from '../domain/policyLookups.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import { activeWindow } from '../domain/schedule.ts';
 import type { HistoryEntry, TargetState } from '../domain/state.ts';

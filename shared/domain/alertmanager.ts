@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 // Intents and target state keep startsAt in UTC, where their schemas allow years 0000-9999 only:
 // a time that parses but lands outside them (9999-12-31T23:30:00-01:00) would fail the worker on every delivery.
@@ -7,19 +7,19 @@ const isStorableTime = (text: string): boolean => {
   return !Number.isNaN(ms) && /^\d{4}-/.test(new Date(ms).toISOString());
 };
 
-const timestampSchema = z.string().refine(isStorableTime, { message: 'expected an RFC 3339 timestamp within the years 0000-9999 in UTC' });
+const timestampSchema = z.string().check(z.refine(isStorableTime, { message: 'expected an RFC 3339 timestamp within the years 0000-9999 in UTC' }));
 
 /** One alert of an Alertmanager webhook notification (payload version 4). */
 export const webhookAlertSchema = z.object({
   status: z.enum(['firing', 'resolved']),
-  labels: z.record(z.string(), z.string()).refine((labels) => typeof labels.alertname === 'string', {
-    message: 'every alert needs an alertname label',
-  }),
-  annotations: z.record(z.string(), z.string()).default({}),
+  labels: z.record(z.string(), z.string()).check(
+    z.refine((labels) => typeof labels.alertname === 'string', { message: 'every alert needs an alertname label' }),
+  ),
+  annotations: z._default(z.record(z.string(), z.string()), {}),
   startsAt: timestampSchema,
-  endsAt: timestampSchema.optional(),
-  generatorURL: z.string().optional(),
-  fingerprint: z.string().min(1).max(64),
+  endsAt: z.optional(timestampSchema),
+  generatorURL: z.optional(z.string()),
+  fingerprint: z.string().check(z.minLength(1), z.maxLength(64)),
 });
 
 /**
@@ -28,14 +28,14 @@ export const webhookAlertSchema = z.object({
  */
 export const webhookPayloadSchema = z.object({
   version: z.literal('4', { error: (issue) => `unsupported payload version ${JSON.stringify(issue.input)}, expected "4"` }),
-  groupKey: z.string().optional(),
-  truncatedAlerts: z.number().int().nonnegative().default(0),
+  groupKey: z.optional(z.string()),
+  truncatedAlerts: z._default(z.int().check(z.nonnegative()), 0),
   status: z.enum(['firing', 'resolved']),
-  receiver: z.string().optional(),
-  groupLabels: z.record(z.string(), z.string()).default({}),
-  commonLabels: z.record(z.string(), z.string()).default({}),
-  commonAnnotations: z.record(z.string(), z.string()).default({}),
-  externalURL: z.string().optional(),
+  receiver: z.optional(z.string()),
+  groupLabels: z._default(z.record(z.string(), z.string()), {}),
+  commonLabels: z._default(z.record(z.string(), z.string()), {}),
+  commonAnnotations: z._default(z.record(z.string(), z.string()), {}),
+  externalURL: z.optional(z.string()),
   alerts: z.array(webhookAlertSchema),
 });
 
@@ -43,7 +43,7 @@ export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
 export type WebhookAlert = z.infer<typeof webhookAlertSchema>;
 
 // The payload with its alerts left for one-at-a-time validation.
-const envelopeSchema = webhookPayloadSchema.extend({ alerts: z.array(z.unknown()) });
+const envelopeSchema = z.extend(webhookPayloadSchema, { alerts: z.array(z.unknown()) });
 
 export type WebhookPayloadResult =
   | { success: true; data: WebhookPayload }

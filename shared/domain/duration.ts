@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const DURATION = /^(\d+)(s|m|h|d)$/;
@@ -20,22 +20,23 @@ const EXPECTED = 'expected a duration such as 90s, 10m, 1h or 2d';
  * A duration field: `10m` in the policy, seconds inside the code. A bare number is refused
  * rather than read as seconds: `cooldown: 10` meant as minutes would otherwise pass unseen.
  */
-export const durationSchema = z
-  .string({
+export const durationSchema = z.pipe(
+  z.string({
     error: (issue) => {
       if (typeof issue.input !== 'number') return undefined;
       const hint = Number.isInteger(issue.input) && issue.input >= 0 ? ` (write ${issue.input}s)` : '';
       return `${EXPECTED}, got the number ${issue.input}${hint}`;
     },
-  })
-  .transform((value, ctx) => {
+  }),
+  z.transform((value: string, ctx) => {
     const seconds = parseDuration(value);
     if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${EXPECTED}, got "${value}"` });
+      ctx.issues.push({ code: 'custom', message: `${EXPECTED}, got "${value}"`, input: value });
       return z.NEVER;
     }
     return seconds;
-  });
+  }),
+);
 
 /** Renders seconds the way the policy writes them, for logs and reasons. */
 export const formatDuration = (seconds: number): string => {

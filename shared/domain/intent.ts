@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { durationSchema } from './duration.ts';
 import { metricSignalSchema } from './metrics.ts';
 
@@ -10,9 +10,9 @@ export const alertObservationSchema = z.strictObject({
   alertname: z.string(),
   status: z.enum(['firing', 'resolved']),
   startsAt: isoSchema,
-  value: z.number().optional(),
+  value: z.optional(z.number()),
   /** Rules and vetoes of this target that the alert matched when it was received. */
-  rules: z.array(z.string()).min(1),
+  rules: z.array(z.string()).check(z.minLength(1)),
 });
 
 /** No pause or pin outlives a year; the policy's `maxPause` caps pauses further. */
@@ -22,40 +22,43 @@ const MAX_TTL = 365 * 86_400;
  * The emergency procedures of the runbooks; `ttl` says how a length is written: a pause's,
  * and on an `hpa` target how long an emergency size pins the HPA (the policy's `pinFor` by default).
  */
-const commandSchema = <Ttl extends z.ZodType<number>>(ttl: Ttl) =>
+const commandSchema = <Ttl extends z.ZodMiniType<number>>(ttl: Ttl) =>
   z.discriminatedUnion('action', [
     // `replicas` is the doubled size, computed when the command is received: a retry sets the same size.
-    z.strictObject({ action: z.literal('double'), replicas: z.number().int().nonnegative().optional(), ttl: ttl.optional() }),
-    z.strictObject({ action: z.literal('set'), replicas: z.number().int().nonnegative(), ttl: ttl.optional() }),
-    z.strictObject({ action: z.literal('scaleToMin'), ttl: ttl.optional() }),
+    z.strictObject({ action: z.literal('double'), replicas: z.optional(z.int().check(z.nonnegative())), ttl: z.optional(ttl) }),
+    z.strictObject({ action: z.literal('set'), replicas: z.int().check(z.nonnegative()), ttl: z.optional(ttl) }),
+    z.strictObject({ action: z.literal('scaleToMin'), ttl: z.optional(ttl) }),
     z.strictObject({ action: z.literal('pause'), ttl }),
     z.strictObject({ action: z.literal('resume') }),
     z.strictObject({ action: z.literal('evaluateNow') }),
     z.strictObject({ action: z.literal('deprovisionPool') }),
   ]);
 
+/** A pause's or pin's length in seconds. */
+const ttlSchema = z.int().check(z.positive(), z.maximum(MAX_TTL));
+
 /** An emergency command as an operator sends it: a pause for `30m`. */
-export const emergencyCommandSchema = commandSchema(durationSchema.pipe(z.number().int().positive().max(MAX_TTL)));
+export const emergencyCommandSchema = commandSchema(z.pipe(durationSchema, ttlSchema));
 
 // The queued intent carries the command as parsed, lengths already in seconds.
-const queuedCommandSchema = commandSchema(z.number().int().positive().max(MAX_TTL));
+const queuedCommandSchema = commandSchema(ttlSchema);
 
 export const intentSchema = z.strictObject({
   /** Also the SQS deduplication id: the same input always yields the same id. */
-  id: z.string().min(1).max(128),
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
   target: z.string(),
   createdAt: isoSchema,
   source: z.enum(['alert', 'tick', 'emergency', 'coupling']),
-  alerts: z.array(alertObservationSchema).default([]),
-  command: queuedCommandSchema.optional(),
+  alerts: z._default(z.array(alertObservationSchema), []),
+  command: z.optional(queuedCommandSchema),
   /** Why, recorded with emergency decisions. */
-  reason: z.string().max(160).optional(),
+  reason: z.optional(z.string().check(z.maxLength(160))),
   /** Who asked: the operator's name or IAM identity, recorded in state, events and logs. */
-  actor: z.string().min(1).max(64).optional(),
+  actor: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
   /** The tick's reading of the target's metric rules. */
-  metrics: z.array(metricSignalSchema).optional(),
+  metrics: z.optional(z.array(metricSignalSchema)),
   /** A GPU workload asks its pool for at least this many nodes before its pods scale. */
-  ensureAtLeast: z.number().int().nonnegative().optional(),
+  ensureAtLeast: z.optional(z.int().check(z.nonnegative())),
 });
 
 export type Intent = z.infer<typeof intentSchema>;

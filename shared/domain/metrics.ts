@@ -1,17 +1,17 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 import type { MetricRule } from './policy.ts';
 
 /** What the tick read for one metric rule, carried in the tick intent to the worker. */
 export const metricSignalSchema = z.strictObject({
   rule: z.string(),
   /** The newest datapoint, when there is one. */
-  value: z.number().optional(),
+  value: z.optional(z.number()),
   /** Threshold rules: the threshold held for `datapoints` of the last `evaluationPeriods`. */
-  breaching: z.boolean().optional(),
+  breaching: z.optional(z.boolean()),
   /** The value stayed at or below `activation` for the whole `idleAfter`. */
-  idle: z.boolean().optional(),
+  idle: z.optional(z.boolean()),
   /** CloudWatch could not be read (throttling, an error): nothing follows from this rule. */
-  error: z.string().max(200).optional(),
+  error: z.optional(z.string().check(z.maxLength(200))),
 });
 
 export type MetricSignal = z.infer<typeof metricSignalSchema>;

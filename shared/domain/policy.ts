@@ -1,7 +1,12 @@
 import { z } from 'zod';
-import { durationSchema } from './duration.ts';
+import { durationSchema as durationText } from './duration.ts';
 import { PRIORITIES } from './precedence.ts';
+import { WEEKDAYS } from './schedule.ts';
 import { sharedMoment } from './windowOverlap.ts';
+
+// The one duration schema (zod/mini, which the bundles parse emergency commands with), given
+// classic zod's methods (.default, .optional) for the policy's many duration fields.
+const durationSchema = z.pipe(durationText, z.number());
 
 const idSchema = z
   .string()
@@ -32,9 +37,6 @@ const clockSchema = z
   });
 
 const dateSchema = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date as YYYY-MM-DD');
-
-export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
 
 /**
  * An Alertmanager-style label matcher written as a string: `service=worker-llm`,
@@ -492,47 +494,3 @@ export const validatePolicy = (document: unknown): PolicyResult => {
     })),
   };
 };
-
-export const targetById = (policy: Policy, id: string): Target | undefined =>
-  policy.targets.find((t) => t.id === id);
-
-export const isWorkload = (target: Target): target is WorkloadTarget => target.kind !== 'eks-nodegroup';
-
-/** Workloads whose pods run on the given GPU pool. */
-export const poolMembers = (policy: Policy, poolId: string): WorkloadTarget[] =>
-  policy.targets.filter((t): t is WorkloadTarget => isWorkload(t) && t.pool === poolId);
-
-// A policy is parsed once and never changes, so its per-target index is built once.
-const ruleIndex = new WeakMap<Policy, Map<string, Map<string, Rule>>>();
-
-/** The rules of one target, by id. */
-export const rulesOf = (policy: Policy, targetId: string): ReadonlyMap<string, Rule> => {
-  let index = ruleIndex.get(policy);
-  if (!index) {
-    index = new Map();
-    for (const rule of policy.rules) index.set(rule.target, (index.get(rule.target) ?? new Map()).set(rule.id, rule));
-    ruleIndex.set(policy, index);
-  }
-  return index.get(targetId) ?? new Map();
-};
-
-/** The EKS cluster a workload runs in: its own, its pool's, or the policy's only one. */
-export const clusterOf = (policy: Policy, target: WorkloadTarget): string => {
-  if (target.cluster) return target.cluster;
-  const pool = target.pool === undefined ? undefined : targetById(policy, target.pool);
-  if (pool?.kind === 'eks-nodegroup') return pool.cluster;
-  const only = policy.targets.find((t): t is NodeGroupTarget => t.kind === 'eks-nodegroup');
-  if (!only) throw new Error(`no cluster for "${target.id}"`);
-  return only.cluster;
-};
-
-export const scaleDownDelayOf = (policy: Policy, target: Target): number =>
-  target.scaleDownDelay ?? policy.defaults.scaleDownDelay;
-
-export const cooldownOf = (policy: Policy, rule: { cooldown?: number | undefined }): number => rule.cooldown ?? policy.defaults.cooldown;
-
-/** The metric rules of one target. */
-export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] => policy.metricRules.filter((r) => r.target === targetId);
-
-/** Whether the worker only records a target's decisions (`mode: shadow`) instead of acting on them. */
-export const isShadow = (policy: Policy, target: Pick<Target, 'mode'>): boolean => (target.mode ?? policy.defaults.mode) === 'shadow';

@@ -1,6 +1,8 @@
-import type { Schedule, Weekday } from './policy.ts';
-import { WEEKDAYS } from './policy.ts';
+import type { Schedule } from './policy.ts';
 import type { ResolvedSchedule } from './resolve.ts';
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { metricSignalSchema } from './metrics.ts';
 
 /** The caps keep one target's document well under the 4 KB of a Standard SSM parameter. */
@@ -15,9 +15,9 @@ export const activeAlertSchema = z.strictObject({
   startsAt: isoSchema,
   /** Last time Alertmanager (re)sent it: a firing alert not re-sent for `alertTtl` expires. */
   seenAt: isoSchema,
-  value: z.number().optional(),
+  value: z.optional(z.number()),
   /** The alert matched a veto of the target: never the one dropped to make room. */
-  veto: z.literal(true).optional(),
+  veto: z.optional(z.literal(true)),
 });
 
 /** A resolved alert, kept for `alertTtl` so a late copy of its firing notice cannot revive it. */
@@ -30,15 +30,15 @@ export const tombstoneSchema = z.strictObject({
 export const historyEntrySchema = z.strictObject({
   at: isoSchema,
   intent: z.string(),
-  from: z.number().int(),
-  to: z.number().int(),
+  from: z.int(),
+  to: z.int(),
   /** The headline: what limited the decision, or what caused it. */
   code: z.string(),
   /** What proposed it, when a limit changed it. */
-  cause: z.string().optional(),
-  message: z.string().max(STATE_LIMITS.message),
+  cause: z.optional(z.string()),
+  message: z.string().check(z.maxLength(STATE_LIMITS.message)),
   /** Who asked, for an operator's command. */
-  by: z.string().max(64).optional(),
+  by: z.optional(z.string().check(z.maxLength(64))),
 });
 
 /**
@@ -47,18 +47,18 @@ export const historyEntrySchema = z.strictObject({
  */
 export const auditRecordSchema = z.strictObject({
   intent: z.string(),
-  generation: z.number().int().nonnegative(),
+  generation: z.int().check(z.nonnegative()),
   at: isoSchema,
   source: z.string(),
-  from: z.number().int(),
-  to: z.number().int(),
+  from: z.int(),
+  to: z.int(),
   verdict: z.enum(['scale', 'hold', 'none']),
   code: z.string(),
-  cause: z.string().optional(),
-  message: z.string().max(STATE_LIMITS.message),
-  rule: z.string().optional(),
+  cause: z.optional(z.string()),
+  message: z.string().check(z.maxLength(STATE_LIMITS.message)),
+  rule: z.optional(z.string()),
   emergency: z.boolean(),
-  by: z.string().max(64).optional(),
+  by: z.optional(z.string().check(z.maxLength(64))),
 });
 
 /**
@@ -67,34 +67,34 @@ export const auditRecordSchema = z.strictObject({
  * (finish it); not there -> it did not (the same intent acts again; another one drops it).
  */
 export const pendingActionSchema = z.strictObject({
-  to: z.number().int().nonnegative(),
-  from: z.number().int().nonnegative(),
+  to: z.int().check(z.nonnegative()),
+  from: z.int().check(z.nonnegative()),
   /** An emergency is never adopted away: it re-applies its size. */
   emergency: z.boolean(),
-  pin: z.boolean().optional(),
+  pin: z.optional(z.boolean()),
   audit: auditRecordSchema,
 });
 
 export const pauseSchema = z.strictObject({
   until: isoSchema,
-  reason: z.string().max(STATE_LIMITS.message),
-  by: z.string().max(64).optional(),
+  reason: z.string().check(z.maxLength(STATE_LIMITS.message)),
+  by: z.optional(z.string().check(z.maxLength(64))),
   /** An emergency size pins an HPA (minReplicas = maxReplicas) until this pause ends. */
-  pinned: z.literal(true).optional(),
+  pinned: z.optional(z.literal(true)),
 });
 
 /** A window's entry size, kept until the target reaches it (level-triggered, never lost to a hold). */
 export const windowEntrySchema = z.strictObject({
-  to: z.number().int().nonnegative(),
+  to: z.int().check(z.nonnegative()),
   /** The size when the window began: what an event window returns to after it ends. */
-  before: z.number().int().nonnegative(),
+  before: z.int().check(z.nonnegative()),
   done: z.boolean(),
 });
 
 /** An event window that ended: its sizes return to `to` once `after` has passed. */
 export const windowReturnSchema = z.strictObject({
   window: z.string(),
-  to: z.number().int().nonnegative(),
+  to: z.int().check(z.nonnegative()),
   after: isoSchema,
 });
 
@@ -102,37 +102,37 @@ export const targetStateSchema = z.strictObject({
   version: z.literal(1),
   target: z.string(),
   /** Bumped on every write; an action is "set desired to N based on generation G". */
-  generation: z.number().int().nonnegative(),
+  generation: z.int().check(z.nonnegative()),
   /** The size the scaler last set; null until it first acts or observes. */
-  desired: z.number().int().nonnegative().nullable(),
-  lastScaleAt: isoSchema.optional(),
-  lastUpAt: isoSchema.optional(),
-  lastDownAt: isoSchema.optional(),
-  alerts: z.array(activeAlertSchema).max(STATE_LIMITS.alerts),
+  desired: z.nullable(z.int().check(z.nonnegative())),
+  lastScaleAt: z.optional(isoSchema),
+  lastUpAt: z.optional(isoSchema),
+  lastDownAt: z.optional(isoSchema),
+  alerts: z.array(activeAlertSchema).check(z.maxLength(STATE_LIMITS.alerts)),
   /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
-  alertsTruncated: z.literal(true).optional(),
-  tombstones: z.array(tombstoneSchema).max(STATE_LIMITS.tombstones).optional(),
-  pause: pauseSchema.optional(),
+  alertsTruncated: z.optional(z.literal(true)),
+  tombstones: z.optional(z.array(tombstoneSchema).check(z.maxLength(STATE_LIMITS.tombstones))),
+  pause: z.optional(pauseSchema),
   /** Id of the schedule window in force at the last decision, to see entering a new one. */
-  window: z.string().nullable(),
-  windowEntry: windowEntrySchema.optional(),
-  windowReturn: windowReturnSchema.optional(),
+  window: z.nullable(z.string()),
+  windowEntry: z.optional(windowEntrySchema),
+  windowReturn: z.optional(windowReturnSchema),
   /** Since when a GPU pool has had more nodes than its workloads need. */
-  idleSince: isoSchema.optional(),
+  idleSince: z.optional(isoSchema),
   /** Intents already decided: a redelivered message is recognised and acts no more. */
-  recentIntents: z.array(z.string()).max(STATE_LIMITS.recentIntents),
-  history: z.array(historyEntrySchema).max(STATE_LIMITS.history),
+  recentIntents: z.array(z.string()).check(z.maxLength(STATE_LIMITS.recentIntents)),
+  history: z.array(historyEntrySchema).check(z.maxLength(STATE_LIMITS.history)),
   /** Set between recording an action and knowing it is done: never dropped to save room. */
-  pending: pendingActionSchema.optional(),
+  pending: z.optional(pendingActionSchema),
   /** Audit records whose events could not be sent yet: the next delivery sends them. */
-  outbox: z.array(auditRecordSchema).max(STATE_LIMITS.outbox).optional(),
+  outbox: z.optional(z.array(auditRecordSchema).check(z.maxLength(STATE_LIMITS.outbox))),
   /**
    * The last operator commands and their outcomes, apart from the busier history: a command
    * retried with its idempotency key is recognised, and answered the same, long after.
    */
-  emergencies: z.array(historyEntrySchema).max(STATE_LIMITS.emergencies).optional(),
+  emergencies: z.optional(z.array(historyEntrySchema).check(z.maxLength(STATE_LIMITS.emergencies))),
   /** The tick's last reading of each metric rule: a rule still in force between ticks. */
-  readings: z.array(metricSignalSchema.extend({ at: isoSchema })).max(STATE_LIMITS.readings).optional(),
+  readings: z.optional(z.array(z.extend(metricSignalSchema, { at: isoSchema })).check(z.maxLength(STATE_LIMITS.readings))),
 });
 
 export type TargetState = z.infer<typeof targetStateSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod.ts';
 
 /**
  * One sample of a counter or histogram as prom-client's `getMetricsAsJSON()` gives it: the
@@ -7,16 +7,16 @@ import { z } from 'zod';
 const sampleSchema = z.object({
   value: z.number(),
   labels: z.record(z.string(), z.union([z.string(), z.number()])),
-  metricName: z.string().optional(),
+  metricName: z.optional(z.string()),
 });
 
 /** A counter or histogram, summed over every tick: what Prometheus sees as one series family. */
 export const counterSeriesSchema = z.object({
-  name: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+  name: z.string().check(z.regex(/^[a-z_][a-z0-9_]*$/)),
   help: z.string(),
   type: z.enum(['counter', 'histogram']),
   aggregator: z.literal('sum'),
-  values: z.array(sampleSchema).max(32),
+  values: z.array(sampleSchema).check(z.maxLength(32)),
 });
 
 /**
@@ -31,7 +31,7 @@ export const tickRecordSchema = z.strictObject({
   /** The values of the metric rules' `gauge`s that tick read, e.g. scaling_pending_training_jobs. */
   gauges: z.record(z.string(), z.number()),
   /** scaling_evaluations_total and scaling_evaluation_duration_seconds since the first tick. */
-  counters: z.array(counterSeriesSchema).max(4),
+  counters: z.array(counterSeriesSchema).check(z.maxLength(4)),
 });
 
 export type CounterSeries = z.infer<typeof counterSeriesSchema>;

@@ -1,4 +1,5 @@
-import type { Schedule, Weekday } from './policy.ts';
+import type { Schedule } from './policy.ts';
+import type { Weekday } from './schedule.ts';
 
 /** Minutes in a day: windows are compared on local wall-clock minutes. */
 const DAY = 1440;

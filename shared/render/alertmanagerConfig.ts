@@ -1,6 +1,7 @@
 import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from '../domain/duration.ts';
-import { cooldownOf, type Policy } from '../domain/policy.ts';
+import type { Policy } from '../domain/policy.ts';
+import { cooldownOf } from '../domain/policyLookups.ts';
 import { TARGET_LABEL } from './prometheusRules.ts';
 
 /** The receiver's name in the rendered configuration. */

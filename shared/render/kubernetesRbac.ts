@@ -1,5 +1,6 @@
 import { Document, isMap, isSeq } from 'yaml';
-import { clusterOf, isWorkload, type Policy, type WorkloadTarget } from '../domain/policy.ts';
+import type { Policy, WorkloadTarget } from '../domain/policy.ts';
+import { clusterOf, isWorkload } from '../domain/policyLookups.ts';
 
 /** The Kubernetes user the worker's IAM role maps to (EKS access entry or aws-auth `username`). */
 export const KUBERNETES_USER = 'gpu-autoscaler';

@@ -1,7 +1,8 @@
 import { Document, isMap, isSeq } from 'yaml';
 import { formatDuration } from '../domain/duration.ts';
 import { matches } from '../domain/matching.ts';
-import { type Action, cooldownOf, type NodeGroupTarget, type Policy, type Rule, type Veto } from '../domain/policy.ts';
+import type { Action, NodeGroupTarget, Policy, Rule, Veto } from '../domain/policy.ts';
+import { cooldownOf } from '../domain/policyLookups.ts';
 
 /**
  * The label naming the scaler target(s) on every rendered rule. The scaler itself matches on

@@ -14,7 +14,7 @@ const alertEventSchema = z.strictObject({
   alert: z.string().min(1),
   labels: labelsSchema,
   annotations: labelsSchema,
-  for: durationSchema.optional(),
+  for: z.optional(durationSchema),
 });
 
 /** A CloudWatch datapoint the metric rules read; it holds until the next one. */

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLE_OPTIONS, ROOT, type SdkUsage } from '../../infra/build.ts';
@@ -15,7 +16,7 @@ const CLIENT_CLASS: Record<string, string> = {
  * A bundle of only the AWS SDK clients (and commands) a function uses, built as the functions
  * are (minified, tree-shaken) and constructing each client as the handler does: the floor a
  * function's bundle size and cold start are measured against. Returns the bundle's path,
- * `<dir>/<name>/index.mjs`.
+ * `<dir>/<name>/index.mjs` (beside its chunks).
  */
 export const buildSdkFloor = async (dir: string, name: string, usage: readonly SdkUsage[]): Promise<string> => {
   const lines = usage.flatMap(({ client, operations }) => {
@@ -24,8 +25,20 @@ export const buildSdkFloor = async (dir: string, name: string, usage: readonly S
     const commands = operations.map((o) => `${o}Command`);
     return [`import { ${[clientClass, ...commands].join(', ')} } from '@aws-sdk/${client}';`, `export const ${clientClass.toLowerCase()} = [new ${clientClass}({}), ${commands.join(', ')}];`];
   });
-  const outfile = join(dir, name, 'index.mjs');
-  // The entry resolves the SDK from the project's node_modules, wherever the bundle goes.
-  await build({ ...BUNDLE_OPTIONS, metafile: false, stdin: { contents: `${lines.join('\n')}\n`, resolveDir: ROOT, sourcefile: `${name}.sdk-floor.mjs` }, outfile });
-  return outfile;
+  const outdir = join(dir, name);
+  await rm(outdir, { recursive: true, force: true });
+  // The entry resolves the SDK from the project's node_modules, wherever the bundle goes. Split
+  // as the functions are: the SDK's own import()s (credential providers other than the
+  // environment's, STS, SSO) become chunks that neither a cold start nor this floor loads.
+  await build({
+    ...BUNDLE_OPTIONS,
+    metafile: false,
+    stdin: { contents: `${lines.join('\n')}\n`, resolveDir: ROOT, sourcefile: `${name}.sdk-floor.mjs` },
+    outdir,
+    entryNames: 'index',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+  });
+  return join(outdir, 'index.mjs');
 };

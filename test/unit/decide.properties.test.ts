@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EmergencyCommand, Intent } from '../../shared/domain/intent.ts';
-import { cooldownOf } from '../../shared/domain/policy.ts';
+import { cooldownOf } from '../../shared/domain/policyLookups.ts';
 import { initialState, type TargetState } from '../../shared/domain/state.ts';
 import { resolvePolicy } from '../../shared/domain/resolve.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesWorkloads } from '../../shared/adapters/k8s/kubernetesWorkloads.ts';
-import { type WorkloadTarget, targetById } from '../../shared/domain/policy.ts';
+import type { WorkloadTarget } from '../../shared/domain/policy.ts';
+import { targetById } from '../../shared/domain/policyLookups.ts';
 import { RetryableScalingError } from '../../shared/errors.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 // Points every AWS client at a closed loopback port, so the EKS path cannot reach AWS.

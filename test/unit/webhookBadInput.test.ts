@@ -335,7 +335,7 @@ describe('Fuzz: generated bodies', () => {
     expect(selectors.flatMap((s) => s.matchers).filter((m) => m.op !== '=')).toEqual([]);
   });
 
-  it('validates alert by alert as one safeParse of the whole payload does: same data, same first issues, same count', () => {
+  it('validates alert by alert as one safeParse of the whole payload does: same data, same first issues, same count', { timeout: 60_000 }, () => {
     // Prepare
     const json = bodyArb.chain((text) => {
       try {

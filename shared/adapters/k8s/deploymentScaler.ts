@@ -1,5 +1,6 @@
 import type { AutoscalingV2Api, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { clusterOf, type Policy, type WorkloadTarget } from '../../domain/policy.ts';
+import type { Policy, WorkloadTarget } from '../../domain/policy.ts';
+import { clusterOf } from '../../domain/policyLookups.ts';
 import { PermanentScalingError } from '../../errors.ts';
 import { type ClusterAccess, MERGE_PATCH } from './clusterAccess.ts';
 import { callKubernetes, type KubeCall } from './kubernetesErrors.ts';

@@ -1,4 +1,5 @@
-import { clusterOf, type Policy, type WorkloadTarget } from '../../domain/policy.ts';
+import type { Policy, WorkloadTarget } from '../../domain/policy.ts';
+import { clusterOf } from '../../domain/policyLookups.ts';
 import { type ClusterAccess, MERGE_PATCH } from './clusterAccess.ts';
 import { callKubernetes, type KubeCall } from './kubernetesErrors.ts';
 

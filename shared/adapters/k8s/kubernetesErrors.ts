@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { z } from 'zod';
+import * as z from '../../domain/zod.ts';
 import { isTransientNetworkError, PermanentScalingError, RetryableScalingError } from '../../errors.ts';
 
 /** One call to the API server, as RBAC sees it, for the messages of its failures. */

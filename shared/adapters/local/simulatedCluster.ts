@@ -1,4 +1,5 @@
-import { isWorkload, type NodeGroupTarget, type Policy, poolMembers, type Target, type WorkloadTarget } from '../../domain/policy.ts';
+import type { NodeGroupTarget, Policy, Target, WorkloadTarget } from '../../domain/policy.ts';
+import { isWorkload, poolMembers } from '../../domain/policyLookups.ts';
 import type { Clock, NodeGroupScaler, WorkloadScaler } from '../../ports.ts';
 
 export interface SimulatedSize {
