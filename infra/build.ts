@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { fifoGroupOf } from '../shared/app/gpuView.ts';
 import type { NodeGroupTarget, Policy } from '../shared/domain/policy.ts';
-import { BUNDLED_POLICY_FORMAT, type BundledPolicy } from '../shared/bundledPolicy.ts';
+import { BUNDLED_POLICY_FORMAT, type BundledPolicy, policyDigest } from '../shared/bundledPolicy.ts';
 import { loadPolicyFile } from '../shared/policyFile.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -125,7 +125,8 @@ const isFresh = async (name: string): Promise<boolean> => {
  * as it is, and parse it with JSON.parse alone, without a YAML parser or the policy schema.
  */
 export const bundlePolicy = async (policyFile: string): Promise<void> => {
-  const bundled: BundledPolicy = { format: BUNDLED_POLICY_FORMAT, source: relative(ROOT, policyFile), policy: loadPolicyFile(policyFile) };
+  const policy = loadPolicyFile(policyFile);
+  const bundled: BundledPolicy = { format: BUNDLED_POLICY_FORMAT, source: relative(ROOT, policyFile), sha256: policyDigest(policy), policy };
   await mkdir(DIST, { recursive: true });
   // Through a temporary file: a concurrent `invoke local` never reads half a policy.
   const staged = join(DIST, `.policy-${process.pid}.json`);

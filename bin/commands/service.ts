@@ -128,10 +128,19 @@ const localService = (url: string, token: string | undefined): Service => {
 };
 
 /**
- * The name of an IAM identity, as an actor fits it (64 characters): a role session's name
- * (`assumed-role/ROLE/SESSION`, with SSO the person's user name) or a user's.
+ * An IAM identity as an actor fits it (64 characters): a user's name, or a role session as
+ * `ROLE/SESSION` (with SSO the session is the person's user name). The role stays: the session
+ * name is the caller's own choice, so alone it would let any role record itself as anyone.
+ * A long role name gives way to the session, never the other way round.
  */
-export const actorOfArn = (arn: string): string => (arn.split('/').at(-1) ?? arn).slice(0, 64);
+export const actorOfArn = (arn: string): string => {
+  const path = arn.split(':').at(-1) ?? arn;
+  const [kind, ...rest] = path.split('/');
+  if (kind !== 'assumed-role' || rest.length < 2) return (path.split('/').at(-1) ?? path).slice(0, 64);
+  const session = rest.at(-1) ?? '';
+  const role = rest.slice(0, -1).join('/');
+  return `${role.slice(0, Math.max(8, 63 - session.length))}/${session}`.slice(0, 64);
+};
 
 const aws = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
   try {

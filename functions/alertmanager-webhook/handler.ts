@@ -19,8 +19,8 @@ import { logger, metrics } from '../../shared/observability.ts';
 import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type IntentQueue, systemClock } from '../../shared/ports.ts';
 
-/** The largest notification logged whole (CloudWatch Logs takes events up to 256 KB, the log line's keys included). */
-const LOGGED_BODY_CHARS = 200_000;
+/** The largest notification logged whole, in UTF-8 bytes (CloudWatch Logs takes events up to 256 KB, the log line's keys included). */
+const LOGGED_BODY_BYTES = 200_000;
 
 export interface WebhookDeps {
   policy: Policy;
@@ -41,8 +41,9 @@ export const buildHandler = (deps: WebhookDeps) =>
       const payload = parseWebhookBody(event.body);
       // The notification as received, for `gpu-autoscaler backtest --alerts` to replay; a
       // CloudWatch Logs event holds 256 KB, so a larger one is only counted.
-      if ((event.body?.length ?? 0) <= LOGGED_BODY_CHARS) logger.info('notification received', { body: payload });
-      else logger.info('notification received', { bodyChars: event.body?.length, alerts: payload.alerts.length });
+      const bytes = Buffer.byteLength(event.body ?? '');
+      if (bytes <= LOGGED_BODY_BYTES) logger.info('notification received', { body: payload });
+      else logger.info('notification received', { bodyBytes: bytes, alerts: payload.alerts.length });
       const summary = await receiveAlerts(deps.policy, payload, deps);
       for (const q of summary.queued) logger.info('alert queued', { target: q.target, intentId: q.intent, fingerprint: q.fingerprint, alertname: q.alertname, status: q.status, rules: q.rules });
       for (const i of summary.ignored) logger.info('alert ignored', { fingerprint: i.fingerprint, alertname: i.alertname, reason: i.reason });

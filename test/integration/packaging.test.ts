@@ -10,7 +10,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundlePath, sdkUsageOf, workerConcurrencyOf } from '../../infra/build.ts';
 import { fifoGroupOf } from '../../shared/app/gpuView.ts';
-import { BUNDLED_POLICY_FORMAT } from '../../shared/bundledPolicy.ts';
+import { BUNDLED_POLICY_FORMAT, policyDigest } from '../../shared/bundledPolicy.ts';
 import type { NodeGroupTarget } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { buildSdkFloor } from '../support/sdkFloor.ts';
@@ -367,6 +367,7 @@ describe('The deployable service (serverless.yml)', () => {
     expect(JSON.parse(await readFile(join('dist', 'policy.json'), 'utf8'))).toEqual({
       format: BUNDLED_POLICY_FORMAT,
       source: 'policy.yaml',
+      sha256: policyDigest(policy),
       policy: JSON.parse(JSON.stringify(policy)),
     });
   });

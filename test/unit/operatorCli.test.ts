@@ -189,7 +189,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(report.now.decision).toMatchObject({ verdict: 'scale', from: 4, to: 5, cause: { code: 'ScaleUp' } });
       expect(Object.fromEntries(report.now.limits.map((l) => [l.limit, l.outcome]))).toEqual({
         veto: 'passed', pause: 'passed', scaleDownDelay: 'notApplicable', cooldown: 'passed', warmup: 'passed', drain: 'notApplicable',
-        oneStepDown: 'notApplicable', windowBounds: 'passed', gpuCapacity: 'passed', hardBounds: 'passed',
+        oneStepDown: 'notApplicable', rateLimit: 'passed', windowBounds: 'passed', gpuCapacity: 'passed', hardBounds: 'passed',
       });
       expect(report.history[0]).toMatchObject({ code: 'CooldownActive', cause: 'ScaleUp' });
     });
@@ -345,9 +345,10 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
 describe('The actor an emergency records when --actor is not given (--stage)', () => {
   it.each([
     { arn: 'arn:aws:iam::123456789012:user/jane', actor: 'jane' },
-    { arn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Oncall_0123456789abcdef/jane.doe@example.com', actor: 'jane.doe@example.com' },
-    { arn: 'arn:aws:sts::123456789012:assumed-role/Oncall/i-0abc', actor: 'i-0abc' },
-    { arn: `arn:aws:sts::123456789012:assumed-role/Oncall/${'s'.repeat(70)}`, actor: 's'.repeat(64) },
+    { arn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Oncall_0123456789abcdef/jane.doe@example.com', actor: 'AWSReservedSSO_Oncall_0123456789abcdef/jane.doe@example.com' },
+    { arn: 'arn:aws:sts::123456789012:assumed-role/Oncall/i-0abc', actor: 'Oncall/i-0abc' },
+    { arn: 'arn:aws:sts::123456789012:assumed-role/CiDeployRole/jane', actor: 'CiDeployRole/jane' },
+    { arn: `arn:aws:sts::123456789012:assumed-role/Oncall/${'s'.repeat(70)}`, actor: `Oncall/${'s'.repeat(57)}` },
   ])('$arn -> $actor', ({ arn, actor }) => {
     expect(actorOfArn(arn)).toBe(actor);
   });

@@ -66,19 +66,16 @@ describe('red team 2', () => {
     return view;
   };
   const alerts = (list: { alertname: string; service?: string; fingerprint: string; status?: 'firing' | 'resolved' }[]) =>
-    webhookPayload(list.map((a) => ({ alertname: a.alertname, labels: a.service ? { service: a.service } : {}, fingerprint: a.fingerprint, ...(a.status ? { status: a.status } : {}) })));
+    webhookPayload(list.map((a) => ({ alertname: a.alertname, labels: a.service ? { service: a.service } : ({} as Record<string, string>), fingerprint: a.fingerprint, ...(a.status ? { status: a.status } : {}) })));
 
   afterEach(async () => {
     await scaler?.close();
     scaler = undefined;
   });
 
-  // rateLimit: a percent down rounds the allowed size UP (Math.ceil(start * (1 - p))), so
-  // whenever start * p < 1 the limit allows no change at all and the target never scales
-  // down: -10% per minute from 6 allows ceil(5.4) = 6, every minute, forever. HPA v2 (which
-  // the README says rateLimit follows) truncates a scale-down percent (int32(6 * 0.9) = 5),
-  // so a percent policy always lets at least one replica go. Should: 6 -> 5.
-  it.fails('rateLimit: a small percent scale-down never lets any replica go (ceil rounds the allowed size back to the current one)', async () => {
+  // Found by the red team: rounding a percent down-limit up let no replica go whenever
+  // start x percent < 1 (-10% of 6 allowed 6, every minute).
+  it('rateLimit: a small percent scale-down still lets a replica go each period (rounded down, as HPA does)', async () => {
     await start('2026-11-23T11:00:00-05:00', variant('down: [{ percent: 50, per: 60s }]', 'down: [{ percent: 10, per: 60s }]'));
     await post('/emergency', { action: 'set', target: 'embedding-service', replicas: 6, reason: 'load test', actor: 'oncall' });
     clock.advance(11 * 60);
@@ -90,43 +87,29 @@ describe('red team 2', () => {
     expect((await status('embedding-service')).desired).toBeLessThan(6);
   });
 
-  // Bundled policy: shared/bundledPolicy.ts says "a file without the mark (a policy written by
-  // hand, or edited after the build) is refused, so a function never runs an unvalidated
-  // policy". The mark is a constant string, not a digest of what the build validated, so a
-  // dist/policy.json edited after the build (an operator raising a max at 3 a.m., a bad merge)
-  // keeps the mark and is trusted as is: here min 50 > max 3 and a string max reach a
-  // function. Should: the mark binds the content (e.g. a sha256 of the policy JSON checked on
-  // load), or the function re-checks the cheap invariants; an edited file is refused.
-  it.fails('bundled policy: dist/policy.json edited after the build (min > max, max a string) is still loaded as validated', () => {
+  // Found by the red team: the mark was a constant, so an edited file kept it; the build now
+  // records a digest of what it validated.
+  it('bundled policy: a dist/policy.json edited after the build (min > max, max a string) is refused', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rt2-policy-'));
     const path = join(dir, 'policy.json');
-    const policy = structuredClone(shipped) as any;
-    const app = policy.targets.find((t: { id: string }) => t.id === 'app');
+    const policy = structuredClone(shipped) as unknown as { targets: { id: string; min: unknown; max: unknown }[] };
+    const app = policy.targets.find((t) => t.id === 'app');
+    if (!app) throw new Error('no app in the shipped policy');
     app.min = 50;
     app.max = '3';
     writeFileSync(path, JSON.stringify({ format: BUNDLED_POLICY_FORMAT, source: 'policy.yaml', policy }));
     expect(() => loadBundledPolicy(path)).toThrow();
   });
 
-  // emergency --stage: the actor defaults to the last segment of the caller's ARN. For an
-  // assumed role that is the role session name, which the caller picks freely
-  // (`aws sts assume-role --role-session-name jane`), and the role is dropped: an intern's
-  // ReadOnly-turned-operator session and the on-call admin both record "jane". The audit's
-  // "who" is forgeable and ambiguous. Should: keep the role with the session
-  // ("OnCallAdmin/jane", or the whole assumed-role ARN), which the caller cannot choose.
-  it.fails('emergency --stage: the default actor drops the role of an assumed-role ARN, so any session can record itself as anyone', () => {
+  // Found by the red team: the session name alone let any role record itself as anyone.
+  it('emergency --stage: the default actor keeps the role of an assumed-role session (a session name is chosen by its caller)', () => {
     const admin = actorOfArn('arn:aws:sts::123456789012:assumed-role/OnCallAdmin/jane');
     const other = actorOfArn('arn:aws:sts::123456789012:assumed-role/CiDeployRole/jane');
     expect(admin).not.toBe(other);
   });
 
-  // Webhook log for backtest --alerts: the size check counts UTF-16 characters of the raw body
-  // (LOGGED_BODY_CHARS = 200,000) but CloudWatch Logs limits an event to 256 KB in *bytes*,
-  // and what is logged is the payload re-serialised. 150,000 characters of CJK label values
-  // pass the check and make a ~450 KB log line, which CloudWatch truncates: the notification
-  // backtest --alerts is meant to replay is cut (unparsable) exactly when an alert storm
-  // matters. Should: measure UTF-8 bytes of what is logged, and log a counted summary above it.
-  it.fails('webhook: a notification under 200,000 characters but over 256 KB in UTF-8 is logged whole, past CloudWatch\'s event limit', async () => {
+  // Found by the red team: the size check counted characters, and CJK labels made a 450 KB line.
+  it('webhook: a notification over 200,000 UTF-8 bytes is counted in the log, not logged past CloudWatch\'s event limit', async () => {
     const webhook = await importWebhook();
     const queue: IntentQueue = { send: async () => undefined };
     const handler = webhook.buildHandler({ policy: shipped, queue, clock: new ManualClock('2026-11-24T03:00:00-05:00'), token: async () => 'tok' });

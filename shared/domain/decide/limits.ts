@@ -94,8 +94,9 @@ const rateLimit: LimitStep = (p, ctx, up) => {
   const allowed = rates.map((rate) => {
     const start = sizeAtPeriodStart(ctx, rate.per, up);
     if ('by' in rate) return up ? start + rate.by : start - rate.by;
-    // A percentage of nothing is nothing: from 0 a scale-up may still add one.
-    return up ? Math.max(start + 1, Math.ceil(start * (1 + rate.percent / 100))) : Math.ceil(start * (1 - rate.percent / 100));
+    // As HPA rounds: an up to the next whole replica, a down to the one below (10% of 6 still
+    // lets one go). A percentage of nothing is nothing: from 0 a scale-up may still add one.
+    return up ? Math.max(start + 1, Math.ceil(start * (1 + rate.percent / 100))) : Math.floor(start * (1 - rate.percent / 100));
   });
   const mostChange = up === (limit.select === 'max');
   const bound = mostChange ? Math.max(...allowed) : Math.min(...allowed);
