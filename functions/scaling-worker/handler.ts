@@ -67,11 +67,14 @@ export const buildHandler = (policy: Policy, deps: WorkerDeps) => {
 const config = readConfig();
 const policy = loadPolicyFile(config.POLICY_PATH);
 
+const kubernetes = kubernetesWorkloads(policy, process.env);
+
 export const handler = buildHandler(policy, {
   store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
   queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
-  workloads: kubernetesWorkloads(policy, process.env),
+  workloads: kubernetes,
+  health: kubernetes,
   events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
   clock: systemClock,
 });

@@ -141,7 +141,12 @@ export const nodeGroupTargetSchema = z.strictObject({
 export const deploymentTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('deployment') });
 
 /** A Deployment owned by an HPA: `name` is the HPA's; the scaler moves its minReplicas/maxReplicas. */
-export const hpaTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('hpa') });
+export const hpaTargetSchema = z.strictObject({
+  ...workloadCommon,
+  kind: z.literal('hpa'),
+  /** The Deployment the HPA scales, whose pods' readiness the scaler reads; the HPA's own name when not given. */
+  deployment: z.string().min(1).optional(),
+});
 
 export const targetSchema = z.discriminatedUnion('kind', [
   nodeGroupTargetSchema,
@@ -542,3 +547,6 @@ export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] =>
 
 /** Whether the worker only records a target's decisions (`mode: shadow`) instead of acting on them. */
 export const isShadow = (policy: Policy, target: Pick<Target, 'mode'>): boolean => (target.mode ?? policy.defaults.mode) === 'shadow';
+
+/** The Deployment whose pods a workload sizes: its own, or the one an HPA target scales (`deployment`, else the HPA's name). */
+export const deploymentOf = (target: WorkloadTarget): string => (target.kind === 'hpa' ? (target.deployment ?? target.name) : target.name);

@@ -1,9 +1,11 @@
-import { AppsV1Api, AutoscalingV2Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, type KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
 
-/** The two API groups the scaler talks to: the scale subresource and HPAs. */
+/** The API groups the scaler talks to: the scale and status subresources, HPAs, disruption budgets, nodes. */
 export interface KubeClients {
   apps: AppsV1Api;
   autoscaling: AutoscalingV2Api;
+  policy: PolicyV1Api;
+  core: CoreV1Api;
 }
 
 /** How the worker reaches the API server of an EKS cluster named in the policy. */
@@ -15,6 +17,8 @@ export interface ClusterAccess {
 export const kubeClients = (config: KubeConfig): KubeClients => ({
   apps: config.makeApiClient(AppsV1Api),
   autoscaling: config.makeApiClient(AutoscalingV2Api),
+  policy: config.makeApiClient(PolicyV1Api),
+  core: config.makeApiClient(CoreV1Api),
 });
 
 /**
