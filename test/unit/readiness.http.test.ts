@@ -3,6 +3,7 @@ import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts'
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { ManualClock } from '../support/clock.ts';
+import { webhookPayload } from '../support/payloads.ts';
 
 const policy = loadPolicyFile('policy.yaml');
 
@@ -67,5 +68,33 @@ describe('npm start: a GPU workload waits for joined nodes, then for its pods to
     // Assess
     expect(autoscaler.cluster.snapshot()['worker-llm']).toMatchObject({ desired: 4, ready: 4 });
     expect(warmed.readiness).toBeNull();
+  });
+
+  it("holds HSOF's scale-down while HSOFActiveJobs fires (hsof_active_jobs > 0), and lets it go once resolved", async () => {
+    // Prepare: HSOF raised to 3 by its busy GPUs; 20 minutes later, low load
+    const post = (body: unknown) => fetch(`${url}/webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const busy = { alertname: 'HSOFGPUBusy', labels: { service: 'hsof' }, fingerprint: 'b0', startsAt: '2026-11-23T15:00:00.000Z' };
+    await post(webhookPayload([busy]));
+    expect(autoscaler.cluster.snapshot()['hsof']?.desired).toBe(3);
+    clock.advance(20 * 60);
+    const jobs = { alertname: 'HSOFActiveJobs', labels: { service: 'hsof' }, fingerprint: 'a1', startsAt: '2026-11-23T15:20:00.000Z' };
+
+    // Act: the busy alert resolves, low load and active jobs fire
+    const response = await post(webhookPayload([{ ...busy, status: 'resolved' }, { alertname: 'HSOFLowLoad', labels: { service: 'hsof' }, fingerprint: 'c2', startsAt: '2026-11-23T15:20:00.000Z' }, jobs]));
+    const held = await target('hsof');
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(held.lastDecisions[0]).toMatchObject({ code: 'ActiveWork', from: 3, to: 3 });
+    expect(autoscaler.cluster.snapshot()['hsof']?.desired).toBe(3);
+
+    // Act: the jobs finish
+    clock.advance(60);
+    await post(webhookPayload([{ ...jobs, status: 'resolved' }]));
+    await autoscaler.tick();
+
+    // Assess: one replica goes
+    expect(autoscaler.cluster.snapshot()['hsof']?.desired).toBe(2);
+    expect((await target('hsof')).lastDecisions[0]).toMatchObject({ code: 'ScaleDown', from: 3, to: 2 });
   });
 });
