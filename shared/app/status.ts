@@ -1,6 +1,7 @@
 import type { WorkloadHealth } from '../domain/decide/context.ts';
 import { limitsInForce, readinessHold } from '../domain/decide/limits.ts';
 import { isShadow, type Policy } from '../domain/policy.ts';
+import type { Reason } from '../domain/reasons.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import { activeWindow } from '../domain/schedule.ts';
 import type { HistoryEntry, TargetState } from '../domain/state.ts';
@@ -32,7 +33,7 @@ export interface TargetStatus {
    * (`StepNotReady`): the next automatic scale-up holds. Null when they are, or where this host
    * cannot read the pods.
    */
-  readiness: { code: 'WaitingForReady' | 'StepNotReady'; message: string } | null;
+  readiness: Reason | null;
   /** `by`: who set it; `since`: when, from the history while it is there. */
   pause: { until: string; reason: string; by?: string; pinned?: true; since?: string } | null;
   /** Firing vetoes: no automatic scale-up while any is listed. */
@@ -121,7 +122,7 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
       cooldowns: limits.cooldowns,
       warmupLeft: limits.warmupLeft,
       scaleDownDelayLeft: limits.scaleDownDelayLeft,
-      readiness: waiting ? { code: waiting.code as 'WaitingForReady' | 'StepNotReady', message: waiting.message } : null,
+      readiness: waiting ?? null,
       pause: limits.pause ? { ...limits.pause, ...pauseSince(state) } : null,
       vetoes: limits.vetoes,
       alerts: (state?.alerts ?? []).map((a) => ({ alertname: a.alertname, fingerprint: a.fingerprint, since: a.startsAt, rules: a.rules })),

@@ -57,8 +57,8 @@ const warmup: LimitStep = (_p, ctx) => {
   return hold(ctx, reason('WarmingUp', `last scale-up still warming up: ${formatDuration(rest)} left of ${formatDuration(ctx.target.warmup)}`));
 };
 
-/** Pods of the last step that are not yet Ready, updated and available: the fewest of the three. */
-const settled = (health: WorkloadHealth): number => Math.min(health.ready, health.updated, health.available);
+/** Pods that are Ready, updated and available: a rollout still under way counts only what it finished. */
+const readyPods = (health: WorkloadHealth): number => Math.min(health.ready, health.updated, health.available);
 
 /**
  * Whether the last step's pods are Ready (HSOF: add one replica, wait for Ready up to 300 s):
@@ -68,7 +68,7 @@ const settled = (health: WorkloadHealth): number => Math.min(health.ready, healt
  */
 export const readinessHold = (target: ResolvedTarget, state: TargetState, size: number, health: WorkloadHealth | undefined, now: number): Reason | undefined => {
   if (!health || !target.waitForReady) return undefined;
-  const ready = settled(health);
+  const ready = readyPods(health);
   if (ready >= size) return undefined;
   const waited = since(now, state.lastUpAt);
   const counted = `${ready} of ${size} replica(s) Ready`;
