@@ -323,7 +323,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
         await deployment(`${target.name}-floor`);
         const kubeConfig = kube.kubeConfig(kube.adminToken);
         const clients = kubeClients(kubeConfig);
-        const access: ClusterAccess = { clients: async () => ({ apps: timedApi(clients.apps, calls), autoscaling: timedApi(clients.autoscaling, calls) }) };
+        const access: ClusterAccess = { clients: async () => ({ ...clients, apps: timedApi(clients.apps, calls), autoscaling: timedApi(clients.autoscaling, calls) }) };
         workloads = new KubernetesWorkloads(policy, access);
         const floorApps = timedApi(kubeConfig.makeApiClient(AppsV1Api), floorCalls);
         scaleFloor = (i) => floorApps.patchNamespacedDeploymentScale({ name: `${target.name}-floor`, namespace: NAMESPACE, body: { spec: { replicas: 2 + i } } }, MERGE_PATCH);

@@ -160,6 +160,7 @@ const start = async (args: string[]): Promise<void> => {
     policy,
     clock,
     store: new FileStateStore(stateDir),
+    clusterHealth: true,
     ...(values.token ? { token: values.token } : {}),
     ...(values['status-token'] ? { statusToken: values['status-token'] } : {}),
     print,

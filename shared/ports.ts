@@ -1,3 +1,4 @@
+import type { WorkloadHealth } from './domain/decide/context.ts';
 import type { Decision } from './domain/decision.ts';
 import type { Intent } from './domain/intent.ts';
 import type { Series } from './domain/metrics.ts';
@@ -63,6 +64,17 @@ export interface WorkloadScaler {
    * size the HPA must not undo); otherwise minReplicas = desired within the target's max.
    */
   scaleTo(target: WorkloadTarget, desired: number, token: string, options?: { pin?: boolean }): Promise<void>;
+}
+
+/**
+ * What Kubernetes shows of the pods and nodes the scaler sizes, read beside the sizes and
+ * never written: whether a step is Ready, what a disruption budget allows, which GPU nodes joined.
+ */
+export interface ClusterHealth {
+  /** A workload's rollout (ready, updated, available replicas) and the PodDisruptionBudget selecting its pods. */
+  workload(target: WorkloadTarget): Promise<WorkloadHealth>;
+  /** The node group's nodes that are Ready with `nvidia.com/gpu` allocatable. */
+  gpuNodes(pool: NodeGroupTarget): Promise<number>;
 }
 
 /** The audit trail: one event per decision that acted or was refused. */

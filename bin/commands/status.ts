@@ -4,7 +4,7 @@ import { decisionLine, EXIT, type Out, output, rows, seconds, UsageError } from 
 import { CONNECTION_USAGE, connect, takeConnection } from './service.ts';
 
 export const STATUS_USAGE = `Usage: gpu-autoscaler status [TARGET...] [--json] [--local [URL] | --stage S --region R]
-  Per target: size live / desired, bounds in force and why, cooldowns left, warm-up, pause (until,
+  Per target: size live / desired, bounds in force and why, cooldowns left, warm-up, readiness, pause (until,
   since, why), firing alerts and vetoes, the last decisions with what caused and what limited them;
   and the service's health: the last tick, the dead-letter queue, states that could not be read.
   The runbook's "/infra/scaling/status: confirm the controller is responsive".
@@ -30,6 +30,8 @@ const targetTable = (out: Out, t: TargetStatus): void => {
     ['bounds', boundsWhy(t)],
     ['cooldowns', cooldowns.length ? cooldowns.join(', ') : 'none running'],
     ['warm-up', t.warmupLeft > 0 ? `${seconds(t.warmupLeft)} left` : 'done'],
+    // Where the host reads the pods (npm start; deployed, the worker reads them and its decisions say so).
+    ...(t.readiness ? [['readiness', out.paint('yellow', `[${t.readiness.code}] ${t.readiness.message}`)] as [string, string]] : []),
     ['down delay', t.scaleDownDelayLeft > 0 ? `${seconds(t.scaleDownDelayLeft)} left` : 'none'],
     ['pause', t.pause ? out.paint('yellow', `until ${t.pause.until}${t.pause.since ? `, since ${t.pause.since}` : ''}: ${t.pause.reason}${t.pause.pinned ? ' (HPA pinned)' : ''}`) : 'none'],
     ['alerts', t.alerts.length ? t.alerts.map((a) => `${a.alertname} since ${a.since} (${a.rules.join(', ')})`).join('; ') : 'none firing'],

@@ -69,6 +69,7 @@ export const buildHandler = (policy: Policy, deps: WorkerDeps, backoff: RetryBac
 const config = readConfig();
 const policy = loadBundledPolicy(config.POLICY_PATH);
 const sqs = new SQSClient(AWS_CLIENT_OPTIONS);
+const kubernetes = workloadsOnDemand(policy, process.env);
 
 export const handler = buildHandler(
   policy,
@@ -76,7 +77,8 @@ export const handler = buildHandler(
     store: new SsmStateStore(new SSMClient(AWS_CLIENT_OPTIONS), config.STATE_PREFIX),
     queue: new SqsIntentQueue(sqs, config.QUEUE_URL, fifoGroupOf(policy)),
     nodeGroups: new EksNodeGroupScaler(new EKSClient(AWS_CLIENT_OPTIONS)),
-    workloads: workloadsOnDemand(policy, process.env),
+    workloads: kubernetes,
+    health: kubernetes,
     events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
     clock: systemClock,
   },

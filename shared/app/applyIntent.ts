@@ -5,7 +5,8 @@ import type { Policy } from '../domain/policy.ts';
 import { isShadow } from '../domain/policyLookups.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
 import { compactState, STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
-import type { Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
+import type { WorkloadHealth } from '../domain/decide/index.ts';
+import type { ClusterHealth, Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
 import { couplingIntentId } from './intentIds.ts';
 
@@ -16,6 +17,8 @@ export interface WorkerDeps {
   workloads: WorkloadScaler;
   events: EventSink;
   clock: Clock;
+  /** Readiness, disruption budgets and joined GPU nodes; a host without it decides on sizes alone. */
+  health?: ClusterHealth;
 }
 
 const currentSize = (target: ResolvedTarget, deps: Pick<WorkerDeps, 'nodeGroups' | 'workloads'>): Promise<number> =>
@@ -25,6 +28,14 @@ const scaleTo = (target: ResolvedTarget, decision: Decision, deps: WorkerDeps): 
   target.kind === 'eks-nodegroup'
     ? deps.nodeGroups.scaleTo(target, decision.to, decision.intentId)
     : deps.workloads.scaleTo(target, decision.to, decision.intentId, { pin: decision.hpa === 'pin' });
+
+/** A workload's pods, read beside its size: readiness holds the next up, a disruption budget a down. */
+const workloadHealth = (target: ResolvedTarget, deps: Pick<WorkerDeps, 'health'>): Promise<WorkloadHealth | undefined> =>
+  target.kind === 'eks-nodegroup' || !deps.health ? Promise.resolve(undefined) : deps.health.workload(target);
+
+/** A GPU workload's pods wait for its pool's nodes to have joined, not only to be asked for. */
+const nodesSeen = (target: ResolvedTarget, deps: Pick<WorkerDeps, 'health'>): Promise<number | undefined> =>
+  target.kind === 'eks-nodegroup' || !target.gpuPool || !deps.health ? Promise.resolve(undefined) : deps.health.gpuNodes(target.gpuPool);
 
 /** What a write would change, beyond the bookkeeping every decision does. */
 const changes = (prior: TargetState | undefined, next: TargetState): boolean => {
@@ -66,7 +77,7 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
   // A shadow target (policy `mode: shadow`) is decided and recorded, and never scaled: its live
   // size is read once, to start from, and after that must not read as drift.
   const shadow = isShadow(policy, target);
-  const [states, live] = await Promise.all([deps.store.getMany(stateIdsFor(target)), currentSize(target, deps)]);
+  const [states, live, health, seen] = await Promise.all([deps.store.getMany(stateIdsFor(target)), currentSize(target, deps), workloadHealth(target, deps), nodesSeen(target, deps)]);
   const prior = states.get(target.id);
   const observed = shadow && typeof prior?.desired === 'number' ? undefined : live;
   const unreadable = states.unreadable.get(target.id);
@@ -75,8 +86,8 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
     await deps.events.publish([held]);
     return held;
   }
-  const gpu = gpuViewFor(target, states);
-  const decided = decide(target, prior, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}) }, deps.clock.now());
+  const gpu = gpuViewFor(target, states, seen);
+  const decided = decide(target, prior, { intent, ...(observed !== undefined ? { observed } : {}), ...(gpu ? { gpu } : {}), ...(health ? { health } : {}) }, deps.clock.now());
   const decision = shadow ? { ...decided, shadow: true as const } : decided;
   // A document the next read would refuse must never be written: fail here, loudly, instead.
   const next = targetStateSchema.parse(decision.state);

@@ -20,14 +20,20 @@ export const stateIdsFor = (target: ResolvedTarget): string[] => {
 const nodesThere = (state: TargetState | undefined): number | undefined =>
   state?.pending ? Math.min(state.pending.from, state.pending.to) : (state?.desired ?? undefined);
 
-/** Builds the GPU view from state documents; a member never seen counts at its hard min. */
-export const gpuViewFor = (target: ResolvedTarget, states: StateRead): GpuView | undefined => {
+/**
+ * Builds the GPU view from state documents; a member never seen counts at its hard min.
+ * `nodesSeen`: the pool's nodes that joined, where the caller reads them in Kubernetes.
+ */
+export const gpuViewFor = (target: ResolvedTarget, states: StateRead, nodesSeen?: number): GpuView | undefined => {
   const pool = poolOf(target);
   if (!pool) return undefined;
   const unknown = target.members.filter((m) => states.unreadable.has(m.id)).map((m) => m.id);
+  const grownAt = states.get(pool.id)?.lastUpAt;
   return {
     pool,
     ...(unknown.length > 0 ? { unknown } : {}),
+    ...(nodesSeen !== undefined ? { nodesSeen } : {}),
+    ...(grownAt !== undefined ? { grownAt } : {}),
     poolDesired: nodesThere(states.get(pool.id)) ?? pool.min,
     members: target.members.map((member) => {
       const state = states.get(member.id);

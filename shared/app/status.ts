@@ -1,6 +1,8 @@
-import { limitsInForce } from '../domain/decide/limits.ts';
+import type { WorkloadHealth } from '../domain/decide/context.ts';
+import { limitsInForce, readinessHold } from '../domain/decide/limits.ts';
 import type { Policy } from '../domain/policy.ts';
 import { isShadow } from '../domain/policyLookups.ts';
+import type { Reason } from '../domain/reasons.ts';
 import { resolvePolicy } from '../domain/resolve.ts';
 import { activeWindow } from '../domain/schedule.ts';
 import type { HistoryEntry, TargetState } from '../domain/state.ts';
@@ -27,6 +29,12 @@ export interface TargetStatus {
   cooldowns: Record<string, number>;
   warmupLeft: number;
   scaleDownDelayLeft: number;
+  /**
+   * The last step's pods not yet Ready (`WaitingForReady`), or not Ready past `readyTimeout`
+   * (`StepNotReady`): the next automatic scale-up holds. Null when they are, or where this host
+   * cannot read the pods.
+   */
+  readiness: Reason | null;
   /** `by`: who set it; `since`: when, from the history while it is there. */
   pause: { until: string; reason: string; by?: string; pinned?: true; since?: string } | null;
   /** Firing vetoes: no automatic scale-up while any is listed. */
@@ -56,6 +64,8 @@ export interface StatusDeps {
   health: ServiceHealth;
   /** The live size of a target, where the host can read it. */
   live?: (target: string) => number | undefined;
+  /** A workload's pods (ready, updated, available), where the host can read them. */
+  pods?: (target: string) => WorkloadHealth | undefined;
 }
 
 const pauseSince = (state: TargetState | undefined): { since?: string } => {
@@ -90,6 +100,8 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
     const desired = sizes?.desired === undefined ? {} : { desired: typeof sizes.desired === 'number' ? sizes.desired : `${sizes.desired.factor}x` };
     const entry = occurrence && state?.window === occurrence.schedule.id && state.windowEntry ? { entry: { to: state.windowEntry.to, done: state.windowEntry.done } } : {};
     const error = states.unreadable.get(target.id);
+    const size = deps.live?.(target.id) ?? state?.desired;
+    const waiting = state && size !== undefined && size !== null ? readinessHold(target, state, size, deps.pods?.(target.id), now) : undefined;
     return {
       id: target.id,
       kind: target.kind,
@@ -111,6 +123,7 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
       cooldowns: limits.cooldowns,
       warmupLeft: limits.warmupLeft,
       scaleDownDelayLeft: limits.scaleDownDelayLeft,
+      readiness: waiting ?? null,
       pause: limits.pause ? { ...limits.pause, ...pauseSince(state) } : null,
       vetoes: limits.vetoes,
       alerts: (state?.alerts ?? []).map((a) => ({ alertname: a.alertname, fingerprint: a.fingerprint, since: a.startsAt, rules: a.rules })),

@@ -87,6 +87,14 @@ const rateLimitSchema = z.strictObject({
 });
 export type RateLimit = z.infer<typeof rateLimitSchema>;
 
+/** The Prometheus side of a rule, rendered into alerting rules. */
+const prometheusRuleSchema = z.strictObject({
+  expr: z.string().min(1),
+  for: z.string().regex(/^\d+(s|m|h)$/, 'expected a Prometheus duration such as 2m').default('0s'),
+  labels: z.record(z.string(), z.string()).default({}),
+  summary: z.string().optional(),
+});
+
 const targetCommon = {
   id: idSchema,
   min: replicasSchema,
@@ -117,6 +125,20 @@ const workloadCommon = {
   cluster: z.string().min(1).optional(),
   /** The `eks-nodegroup` target whose GPUs this workload's pods run on. */
   pool: idSchema.optional(),
+  /**
+   * Hold the next automatic scale-up until the last step's pods are Ready (HSOF: add one
+   * replica, wait for Ready); on by default for a GPU workload, whose pods are slow to start.
+   */
+  waitForReady: z.boolean().optional(),
+  /** Overrides `defaults.readyTimeout` for this workload. */
+  readyTimeout: durationSchema.optional(),
+  /**
+   * An alert that says the pods still have work (HSOF: `hsof_active_jobs > 0`): while it fires,
+   * automatic scale-downs hold. Its `prometheus` side is rendered with the rules.
+   */
+  activeWork: z
+    .strictObject({ alert: z.string().min(1), matchers: z.array(matcherSchema).default([]), prometheus: prometheusRuleSchema.optional() })
+    .optional(),
 };
 
 export const nodeGroupTargetSchema = z.strictObject({
@@ -129,12 +151,19 @@ export const nodeGroupTargetSchema = z.strictObject({
   idleAfter: durationSchema.optional(),
   /** Time the pool's pods get to drain after a workload scales down, before nodes go. */
   drain: durationSchema.optional(),
+  /** Overrides `defaults.joinTimeout` for this node group. */
+  joinTimeout: durationSchema.optional(),
 });
 
 export const deploymentTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('deployment') });
 
 /** A Deployment owned by an HPA: `name` is the HPA's; the scaler moves its minReplicas/maxReplicas. */
-export const hpaTargetSchema = z.strictObject({ ...workloadCommon, kind: z.literal('hpa') });
+export const hpaTargetSchema = z.strictObject({
+  ...workloadCommon,
+  kind: z.literal('hpa'),
+  /** The Deployment the HPA scales, whose pods' readiness the scaler reads; the HPA's own name when not given. */
+  deployment: z.string().min(1).optional(),
+});
 
 export const targetSchema = z.discriminatedUnion('kind', [
   nodeGroupTargetSchema,
@@ -160,13 +189,6 @@ export const actionSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** The Prometheus side of a rule, rendered into alerting rules. */
-const prometheusRuleSchema = z.strictObject({
-  expr: z.string().min(1),
-  for: z.string().regex(/^\d+(s|m|h)$/, 'expected a Prometheus duration such as 2m').default('0s'),
-  labels: z.record(z.string(), z.string()).default({}),
-  summary: z.string().optional(),
-});
 
 export const ruleSchema = z.strictObject({
   id: idSchema,
@@ -324,6 +346,10 @@ export const policySchema = z
             coupling: durationSchema.default(600),
           })
           .prefault({}),
+        /** How long a scale-up's pods get to be Ready before StepNotReady (HSOF runbook: wait for Ready up to 300 s). */
+        readyTimeout: durationSchema.default(300),
+        /** How long a node group's new nodes get to join (Ready, `nvidia.com/gpu` allocatable) before NodesNotJoined. */
+        joinTimeout: durationSchema.default(900),
         /** The longest pause an operator may set. */
         maxPause: durationSchema.default(7 * 86_400),
         /** How long an emergency size pins an HPA (minReplicas = maxReplicas) unless the command says. */

@@ -47,3 +47,12 @@ export const metricRulesOf = (policy: Policy, targetId: string): MetricRule[] =>
 
 /** Whether the worker only records a target's decisions (`mode: shadow`) instead of acting on them. */
 export const isShadow = (policy: Policy, target: Pick<Target, 'mode'>): boolean => (target.mode ?? policy.defaults.mode) === 'shadow';
+
+/**
+ * The id a target's `activeWork` alert is recorded under among its active alerts; rule and veto
+ * ids are lowercase, so it never names one of them.
+ */
+export const ACTIVE_WORK = 'activeWork';
+
+/** The Deployment whose pods a workload sizes: its own, or the one an HPA target scales (`deployment`, else the HPA's name). */
+export const deploymentOf = (target: WorkloadTarget): string => (target.kind === 'hpa' ? (target.deployment ?? target.name) : target.name);

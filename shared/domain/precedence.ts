@@ -33,10 +33,13 @@ export const LIMITS = [
   'pause',
   'scaleDownDelay',
   'cooldown',
+  'readiness',
   'warmup',
   'oneStepDown',
   'rateLimit',
   'drain',
+  'activeWork',
+  'disruptionBudget',
   'windowBounds',
   'gpuCapacity',
   'hardBounds',
@@ -59,7 +62,9 @@ const P_RANK: Record<Priority, number> = { P0: 40, P1: 30, P2: 20, P3: 10 };
 /** The rank of an alert or metric rule of the given priority. */
 export const rankOfPriority = (priority: Priority): number => P_RANK[priority];
 
-const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDownDelay', 'oneStepDown', 'rateLimit', 'windowBounds', 'hardBounds'];
+// The runbooks check before removing pods: no active work on them (HSOF), a disruption budget
+// that allows it (TenSafe). An operator's command acts at once and is not held by either.
+const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDownDelay', 'activeWork', 'disruptionBudget', 'oneStepDown', 'rateLimit', 'windowBounds', 'hardBounds'];
 
 /**
  * The table. Ranks of `alert` and `metric` rows are placeholders: a rule's own priority
@@ -74,10 +79,10 @@ export const PRECEDENCE: Readonly<Record<Source, SourceRow>> = {
   windowFloor: { rank: 60, up: ['veto', 'pause', 'gpuCapacity', 'hardBounds'], down: [], why: "a window's floor is the least it keeps while in force" },
   windowCeiling: { rank: 60, up: [], down: AUTOMATIC_DOWN, why: "a window's ceiling is the most it allows while in force" },
   drift: { rank: 15, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: ['veto', 'pause', 'windowBounds', 'hardBounds'], why: 'onDrift: restore puts back, at once, the size the scaler decided; pods it never decided are not a scale-down to pace' },
-  alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
-  metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
+  alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'readiness', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
+  metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'readiness', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
   coupling: { rank: 35, up: ['veto', 'pause', 'hardBounds'], down: [], why: 'a GPU pool carries the pods its workloads were allowed to run' },
-  schedule: { rank: 10, up: ['veto', 'pause', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'peak / off-peak entry and pre-scale are P3; a pre-scale only raises' },
+  schedule: { rank: 10, up: ['veto', 'pause', 'readiness', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'peak / off-peak entry and pre-scale are P3; a pre-scale only raises' },
   eventEnd: { rank: 10, up: [], down: AUTOMATIC_DOWN, why: 'TenSafe: scale down 15-30 minutes after the event' },
   idle: { rank: 10, up: [], down: ['veto', 'pause', 'scaleDownDelay', 'rateLimit', 'drain', 'windowBounds', 'hardBounds'], why: 'GPU pool idle: shrink to what the workloads need, pods first, nodes later' },
 };

@@ -60,6 +60,11 @@ export const REASON_CODES = [
   'PendingAbandoned',
   'StateUnreadable',
   'WaitingForNodes',
+  'NodesNotJoined',
+  'WaitingForReady',
+  'StepNotReady',
+  'DisruptionBudgetExhausted',
+  'ActiveWork',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];

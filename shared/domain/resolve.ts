@@ -27,6 +27,11 @@ interface ResolvedFields {
   schedules: readonly ResolvedSchedule[];
   /** A GPU workload's pool. */
   gpuPool?: NodeGroupTarget;
+  /** Whether the next automatic scale-up waits for the last step's pods to be Ready (a workload's `waitForReady`, on for GPU workloads). */
+  waitForReady: boolean;
+  /** How long a step gets to be Ready (workloads) or new nodes to join (node groups). */
+  readyTimeout: number;
+  joinTimeout: number;
   /** The workloads of the GPU pool the target is, or runs on (itself included). */
   members: readonly WorkloadTarget[];
   defaults: Policy['defaults'];
@@ -96,6 +101,9 @@ export const resolvePolicy = (policy: Policy): ResolvedPolicy => {
       vetoes: new Map(policy.vetoes.filter((v) => v.targets.includes(target.id)).map((v) => [v.id, v])),
       schedules: policy.schedules.filter((s) => target.id in s.targets).map((s) => ({ ...s, timezone: s.timezone ?? policy.timezone })),
       ...(pool?.kind === 'eks-nodegroup' ? { gpuPool: pool } : {}),
+      readyTimeout: (target.kind === 'eks-nodegroup' ? undefined : target.readyTimeout) ?? policy.defaults.readyTimeout,
+      joinTimeout: (target.kind === 'eks-nodegroup' ? target.joinTimeout : undefined) ?? policy.defaults.joinTimeout,
+      waitForReady: target.kind !== 'eks-nodegroup' && (target.waitForReady ?? (target.gpusPerReplica > 0 || pool !== undefined)),
       members: policy.targets.filter((t): t is WorkloadTarget => t.kind !== 'eks-nodegroup' && t.pool === (pool?.id ?? target.id)),
       defaults: policy.defaults,
     } as ResolvedTarget;

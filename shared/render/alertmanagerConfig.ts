@@ -1,7 +1,7 @@
 import { Document, isMap, isScalar } from 'yaml';
 import { formatDuration } from '../domain/duration.ts';
 import type { Policy } from '../domain/policy.ts';
-import { cooldownOf } from '../domain/policyLookups.ts';
+import { cooldownOf, isWorkload } from '../domain/policyLookups.ts';
 import { TARGET_LABEL } from './prometheusRules.ts';
 
 /** The receiver's name in the rendered configuration. */
@@ -57,7 +57,8 @@ export const intervalsFor = (policy: Policy): Intervals => {
 
 // Alert names become one regex inside a quoted Alertmanager matcher: escape for both.
 const alertNamesMatcher = (policy: Policy): string => {
-  const names = [...new Set([...policy.rules, ...policy.vetoes].map((item) => item.alert))].sort();
+  const activeWork = policy.targets.flatMap((t) => (isWorkload(t) && t.activeWork ? [t.activeWork] : []));
+  const names = [...new Set([...policy.rules, ...policy.vetoes, ...activeWork].map((item) => item.alert))].sort();
   const pattern = names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
   return `alertname=~"${pattern.replace(/[\\"]/g, '\\$&')}"`;
 };

@@ -1,6 +1,6 @@
 import { Document, isMap, isSeq } from 'yaml';
 import type { Policy, WorkloadTarget } from '../domain/policy.ts';
-import { clusterOf, isWorkload } from '../domain/policyLookups.ts';
+import { clusterOf, deploymentOf, isWorkload } from '../domain/policyLookups.ts';
 
 /** The Kubernetes user the worker's IAM role maps to (EKS access entry or aws-auth `username`). */
 export const KUBERNETES_USER = 'gpu-autoscaler';
@@ -42,7 +42,16 @@ const namesOf = (targets: readonly WorkloadTarget[], kind: WorkloadTarget['kind'
 const rulesFor = (targets: readonly WorkloadTarget[]): RenderedRule[] => {
   const deployments = namesOf(targets, 'deployment');
   const hpas = namesOf(targets, 'hpa');
+  const rollouts = [...new Set(targets.map(deploymentOf))].sort();
   return [
+    {
+      rule: { apiGroups: ['apps'], resources: ['deployments/status'], resourceNames: rollouts, verbs: ['get'] },
+      note: 'Whether the pods of the last step are Ready (ready, updated, available replicas): the status\nsubresource only, read.',
+    },
+    {
+      rule: { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['list'] },
+      note: 'The PodDisruptionBudget that selects a workload\'s pods, checked before a scale-down. A budget\ncannot be found by the Deployment\'s name, and a list changes nothing.',
+    },
     ...(deployments.length > 0
       ? [
           {
@@ -70,8 +79,10 @@ const rulesFor = (targets: readonly WorkloadTarget[]): RenderedRule[] => {
 
 const meta = (namespace: string) => ({ name: KUBERNETES_USER, namespace, labels: LABELS });
 
-const roleDocument = (namespace: string, rules: readonly RenderedRule[]): Document => {
-  const doc = new Document({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(namespace), rules: rules.map((r) => r.rule) });
+/** A Role in `namespace`, or the ClusterRole without one. */
+const roleDocument = (namespace: string | undefined, rules: readonly RenderedRule[]): Document => {
+  const metadata = namespace === undefined ? { name: KUBERNETES_USER, labels: LABELS } : meta(namespace);
+  const doc = new Document({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: namespace === undefined ? 'ClusterRole' : 'Role', metadata, rules: rules.map((r) => r.rule) });
   const nodes = doc.get('rules');
   if (isSeq(nodes)) {
     rules.forEach((rendered, index) => {
@@ -94,15 +105,37 @@ const bindingDocument = (namespace: string): Document =>
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: KUBERNETES_USER },
   });
 
+/** The label EKS managed node groups put on their nodes; the scaler lists a pool's nodes by it. */
+const NODE_RULE: RenderedRule = {
+  rule: { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
+  note:
+    'Whether a GPU node group\'s new nodes joined (Ready, nvidia.com/gpu allocatable), listed by their\n' +
+    'eks.amazonaws.com/nodegroup label. Nodes belong to no namespace, so this is a ClusterRole;\nRBAC cannot limit a list to a label, and it changes nothing.',
+};
+
+const clusterRoleDocuments = (): Document[] => {
+  const role = roleDocument(undefined, [NODE_RULE]);
+  const binding = new Document({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: KUBERNETES_USER, labels: LABELS },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBERNETES_USER }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: KUBERNETES_USER },
+  });
+  return [role, binding];
+};
+
 const header = (options: RenderOptions, cluster: string): string =>
   [
     ` Kubernetes RBAC for gpu-autoscaler in cluster ${cluster}, rendered from ${options.source} by \`npm run render\`.`,
     ' Do not edit: change the policy, render again and apply (`kubectl apply -f <this file>`).',
     '',
     ' What the autoscaler may do: resize the Deployments the policy names through their scale',
-    ' subresource, and move the bounds of the HPAs it names; nothing else, and nothing that can',
-    ' change a Deployment itself (images, commands, resource requests), nor any object it does not',
-    ' name. One Role and one RoleBinding per namespace of the policy\'s workloads.',
+    ' subresource, and move the bounds of the HPAs it names; read those Deployments\' status, list',
+    ' disruption budgets and, where the policy has GPU pools, nodes; nothing else, and nothing that',
+    ' can change a Deployment itself (images, commands, resource requests), nor any object it does',
+    ' not name. One Role and one RoleBinding per namespace of the policy\'s workloads, and a',
+    ' ClusterRole and its binding for the nodes.',
     '',
     ` \`${KUBERNETES_USER}\` is the Kubernetes user the worker's IAM role maps to (EKS access entry or`,
     " aws-auth `username`); give that mapping no groups, or its groups' bindings apply too.",
@@ -118,13 +151,16 @@ export const renderKubernetesRbac = (policy: Policy, options: RenderOptions): Rb
     byCluster.set(cluster, namespaces);
   }
   return [...byCluster].map(([cluster, namespaces]) => {
+    // A GPU workload's pods wait for its pool's nodes to join: the scaler lists them.
+    const pools = [...namespaces.values()].flat().some((t) => t.pool !== undefined);
+    const nodes = pools ? `---\n# --- nodes (cluster-scoped) ---\n${clusterRoleDocuments().map((doc) => doc.toString({ lineWidth: 0 })).join('---\n')}` : '';
     const body = [...namespaces]
       .map(([namespace, targets]) => {
         const [role, binding] = [roleDocument(namespace, rulesFor(targets)), bindingDocument(namespace)].map((doc) => doc.toString({ lineWidth: 0 }));
         return `# --- namespace ${namespace} ---\n${role}---\n${binding}`;
       })
       .join('---\n');
-    const text = `${header(options, cluster).split('\n').map((line) => `#${line}`).join('\n')}\n${body}`;
+    const text = `${header(options, cluster).split('\n').map((line) => `#${line}`).join('\n')}\n${body}${nodes}`;
     return { cluster, fileName: byCluster.size === 1 ? 'rbac.yaml' : `rbac.${cluster}.yaml`, text };
   });
 };

@@ -1,8 +1,10 @@
 import { Document, isMap, isSeq } from 'yaml';
 import { formatDuration } from '../domain/duration.ts';
 import { matches } from '../domain/matching.ts';
-import type { Action, NodeGroupTarget, Policy, Rule, Veto } from '../domain/policy.ts';
-import { cooldownOf } from '../domain/policyLookups.ts';
+import type { Action, NodeGroupTarget, Policy, Rule, Veto, WorkloadTarget } from '../domain/policy.ts';
+import { cooldownOf, isWorkload } from '../domain/policyLookups.ts';
+
+type ActiveWork = NonNullable<WorkloadTarget['activeWork']>;
 
 /**
  * The label naming the scaler target(s) on every rendered rule. The scaler itself matches on
@@ -70,7 +72,7 @@ const describeAction = (action: Action): string => {
  * label, on top of the `prometheus.labels` the policy gives. A matcher the labels do not satisfy
  * (a regex, or a label the expression's series must carry) is reported, not guessed.
  */
-const labelsFor = (item: Rule | Veto, targets: string): { labels: Record<string, string>; notes: string[] } => {
+const labelsFor = (item: Rule | Veto | ActiveWork, targets: string): { labels: Record<string, string>; notes: string[] } => {
   const given = item.prometheus?.labels ?? {};
   const notes: string[] = [];
   const derived: Record<string, string> = {};
@@ -114,6 +116,15 @@ const fromVeto = (veto: Veto): RenderedRule | undefined => {
     ...(veto.description ? { description: veto.description } : {}),
   };
   return { rule: { alert: veto.alert, expr: veto.prometheus.expr, for: veto.prometheus.for, labels, annotations }, notes };
+};
+
+/** A workload's active-work alert (HSOF's hsof_active_jobs), rendered with its target's rules. */
+const fromActiveWork = (target: WorkloadTarget): RenderedRule | undefined => {
+  const work = target.activeWork;
+  if (!work?.prometheus) return undefined;
+  const { labels, notes } = labelsFor(work, target.id);
+  const annotations = { summary: work.prometheus.summary ?? `${work.alert}: ${target.id} has active work; its scale-downs hold while firing` };
+  return { rule: { alert: work.alert, expr: work.prometheus.expr, for: work.prometheus.for, labels, annotations }, notes };
 };
 
 const gpuPools = (policy: Policy): NodeGroupTarget[] =>
@@ -164,7 +175,10 @@ const evaluationsStalledRule = (): RenderedRule => ({
 const ruleGroups = (policy: Policy): RuleGroup[] => {
   const byTarget = policy.targets.map((target) => ({
     name: `${GROUP_PREFIX}.${target.id}`,
-    rules: policy.rules.filter((r) => r.target === target.id).flatMap((r) => fromRule(policy, r) ?? []),
+    rules: [
+      ...policy.rules.filter((r) => r.target === target.id).flatMap((r) => fromRule(policy, r) ?? []),
+      ...(isWorkload(target) ? [fromActiveWork(target)].filter((r) => r !== undefined) : []),
+    ],
   }));
   const vetoes = { name: `${GROUP_PREFIX}.vetoes`, rules: policy.vetoes.flatMap((v) => fromVeto(v) ?? []) };
   const pools = gpuPools(policy);

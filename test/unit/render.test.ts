@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { routeAlert } from '../../shared/domain/matching.ts';
 import { type PolicyInput, policySchema } from '../../shared/domain/policy.ts';
-import { isWorkload } from '../../shared/domain/policyLookups.ts';
+import { deploymentOf, isWorkload } from '../../shared/domain/policyLookups.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { EXAMPLE_RECEIVER, RECEIVER, renderAlertmanagerConfig } from '../../shared/render/alertmanagerConfig.ts';
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../shared/render/kubernetesRbac.ts';
@@ -110,7 +110,10 @@ describe('Function: renderPrometheusRules', () => {
     // Assess
     expect(file.groups.map((g) => g.name)).toEqual([...alerting, 'gpu-autoscaler.vetoes', 'gpu-autoscaler.self']);
     expect(file.groups.at(-1)?.rules.map((r) => r.labels[TARGET_LABEL])).toEqual([undefined, undefined]);
-    expect(file.groups.flatMap((g) => g.rules)).toHaveLength(shipped.rules.length + shipped.vetoes.length + 2);
+    // The workloads' active-work alerts (HSOF's HSOFActiveJobs) go with their target's rules.
+    const activeWork = shipped.targets.filter((t) => isWorkload(t) && t.activeWork?.prometheus).length;
+    expect(activeWork).toBe(1);
+    expect(file.groups.flatMap((g) => g.rules)).toHaveLength(shipped.rules.length + shipped.vetoes.length + activeWork + 2);
   });
 
   it.each([
@@ -219,8 +222,8 @@ describe('Function: renderAlertmanagerConfig', () => {
 });
 
 interface RbacObject {
-  kind: 'Role' | 'RoleBinding';
-  metadata: { name: string; namespace: string };
+  kind: 'Role' | 'RoleBinding' | 'ClusterRole' | 'ClusterRoleBinding';
+  metadata: { name: string; namespace?: string };
   rules?: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[];
   subjects?: { kind: string; name: string }[];
   roleRef?: { kind: string; name: string };
@@ -245,12 +248,18 @@ describe('Function: renderKubernetesRbac', () => {
       ['tensafe-prod', 'rbac.tensafe-prod.yaml'],
       ['hsof-cluster', 'rbac.hsof-cluster.yaml'],
     ]);
+    // Every namespace: the readiness of its Deployments and the disruption budgets
+    const health = (names: string) => [`get deployments/status [${names}]`, 'list poddisruptionbudgets'];
     expect(grants(files[0]?.text ?? '')).toEqual({
-      ml: ['get,patch deployments/scale [app, worker-llm, worker-rl]', 'list horizontalpodautoscalers'],
-      tensafe: ['get,patch deployments/scale [tensafe-server, tensafe-training-worker]', 'list horizontalpodautoscalers'],
-      'medical-kg': ['get,patch deployments/scale [docling-vlm-service, embedding-service, gpu-management-service, reranking-service]', 'list horizontalpodautoscalers'],
+      ml: [...health('app, worker-llm, worker-rl'), 'get,patch deployments/scale [app, worker-llm, worker-rl]', 'list horizontalpodautoscalers'],
+      tensafe: [...health('tensafe-server, tensafe-training-worker'), 'get,patch deployments/scale [tensafe-server, tensafe-training-worker]', 'list horizontalpodautoscalers'],
+      'medical-kg': [
+        ...health('docling-vlm-service, embedding-service, gpu-management-service, reranking-service'),
+        'get,patch deployments/scale [docling-vlm-service, embedding-service, gpu-management-service, reranking-service]',
+        'list horizontalpodautoscalers',
+      ],
     });
-    expect(grants(files[1]?.text ?? '')).toEqual({ hsof: ['get,patch horizontalpodautoscalers [hsof-main]'] });
+    expect(grants(files[1]?.text ?? '')).toEqual({ hsof: [...health('hsof-main'), 'get,patch horizontalpodautoscalers [hsof-main]'] });
   });
 
   it('binds each Role to the scaler user alone, in its own namespace', () => {
@@ -258,9 +267,16 @@ describe('Function: renderKubernetesRbac', () => {
     const objects = renderKubernetesRbac(shipped, { source: 'policy.yaml' }).flatMap((f) => rbacObjects(f.text));
 
     // Assess
-    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual(
-      ['ml', 'tensafe', 'medical-kg', 'hsof'].flatMap((ns) => [`Role/${ns}/${KUBERNETES_USER}`, `RoleBinding/${ns}/${KUBERNETES_USER}`]),
-    );
+    // Nodes belong to no namespace: listing a GPU pool's nodes takes a ClusterRole, in the cluster with GPU pools only
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`)).toEqual([
+      ...['ml', 'tensafe', 'medical-kg'].flatMap((ns) => [`Role/${ns}/${KUBERNETES_USER}`, `RoleBinding/${ns}/${KUBERNETES_USER}`]),
+      `ClusterRole//${KUBERNETES_USER}`,
+      `ClusterRoleBinding//${KUBERNETES_USER}`,
+      `Role/hsof/${KUBERNETES_USER}`,
+      `RoleBinding/hsof/${KUBERNETES_USER}`,
+    ]);
+    expect(objects.find((o) => o.kind === 'ClusterRole')?.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }]);
+    expect(objects.find((o) => o.kind === 'ClusterRoleBinding')).toMatchObject({ subjects: [{ kind: 'User', name: KUBERNETES_USER }], roleRef: { kind: 'ClusterRole', name: KUBERNETES_USER } });
     for (const binding of objects.filter((o) => o.kind === 'RoleBinding')) {
       expect(binding).toMatchObject({ subjects: [{ kind: 'User', name: KUBERNETES_USER }], roleRef: { kind: 'Role', name: KUBERNETES_USER } });
     }
@@ -277,7 +293,7 @@ describe('Function: renderKubernetesRbac', () => {
     expect(named.sort()).toEqual(
       shipped.targets
         .filter(isWorkload)
-        .map((t) => `${t.namespace}/${t.kind === 'hpa' ? 'horizontalpodautoscalers' : 'deployments/scale'}/${t.name}`)
+        .flatMap((t) => [`${t.namespace}/${t.kind === 'hpa' ? 'horizontalpodautoscalers' : 'deployments/scale'}/${t.name}`, `${t.namespace}/deployments/status/${deploymentOf(t)}`])
         .sort(),
     );
     expect(roles.flatMap((role) => role.rules ?? []).filter((r) => r.resourceNames === undefined && r.verbs.some((v) => v !== 'list'))).toEqual([]);
@@ -297,8 +313,14 @@ describe('Function: renderKubernetesRbac', () => {
     // Assess
     expect(renderKubernetesRbac(policy, { source: 'test.yaml' }).map((f) => f.fileName)).toEqual(['rbac.yaml']);
     expect(files.map((f) => ({ file: f.fileName, grants: grants(f.text) }))).toEqual([
-      { file: 'rbac.shop-prod.yaml', grants: { shop: ['get,patch deployments/scale [web]', 'list horizontalpodautoscalers'], cart: ['get,patch horizontalpodautoscalers [cart-hpa]'] } },
-      { file: 'rbac.shop-eu.yaml', grants: { shop: ['get,patch deployments/scale [web-eu]', 'list horizontalpodautoscalers'] } },
+      {
+        file: 'rbac.shop-prod.yaml',
+        grants: {
+          shop: ['get deployments/status [web]', 'list poddisruptionbudgets', 'get,patch deployments/scale [web]', 'list horizontalpodautoscalers'],
+          cart: ['get deployments/status [cart-hpa]', 'list poddisruptionbudgets', 'get,patch horizontalpodautoscalers [cart-hpa]'],
+        },
+      },
+      { file: 'rbac.shop-eu.yaml', grants: { shop: ['get deployments/status [web-eu]', 'list poddisruptionbudgets', 'get,patch deployments/scale [web-eu]', 'list horizontalpodautoscalers'] } },
     ]);
     expect(files[1]?.text).toContain('in cluster shop-eu, rendered from test.yaml');
   });

@@ -9,8 +9,9 @@ export interface KubeCall {
   verb: 'get' | 'list' | 'patch';
   /** The RBAC resource: `deployments/scale`, `horizontalpodautoscalers`. */
   resource: string;
-  kind: 'Deployment' | 'HorizontalPodAutoscaler';
-  namespace: string;
+  kind: 'Deployment' | 'HorizontalPodAutoscaler' | 'PodDisruptionBudget' | 'Node';
+  /** Absent for a cluster-scoped resource (nodes). */
+  namespace?: string;
   /** Absent for a list. */
   name?: string;
 }
@@ -40,8 +41,10 @@ const serverMessage = (body: unknown): string => {
 /** RBAC's denial names the user: `User "gpu-autoscaler" cannot patch resource ...`. */
 const deniedUser = (message: string): string => /User "([^"]+)"/.exec(message)?.[1] ?? 'the scaler';
 
-const objectOf = (call: KubeCall): string =>
-  call.name === undefined ? `${call.kind}s in namespace ${call.namespace}` : `${call.kind} ${call.namespace}/${call.name}`;
+const objectOf = (call: KubeCall): string => {
+  if (call.namespace === undefined) return `${call.kind}s`;
+  return call.name === undefined ? `${call.kind}s in namespace ${call.namespace}` : `${call.kind} ${call.namespace}/${call.name}`;
+};
 
 const httpFailure = (error: ApiException<unknown>, call: KubeCall): Error => {
   const prefix = `target "${call.target}": ${call.verb} ${call.resource} of ${objectOf(call)}`;
@@ -49,6 +52,13 @@ const httpFailure = (error: ApiException<unknown>, call: KubeCall): Error => {
   const options = { cause: error };
   if (error.code === 404) {
     return new PermanentScalingError(`target "${call.target}": ${objectOf(call)} not found (404); create it or correct the target's namespace and name`, options);
+  }
+  if (error.code === 403 && call.namespace === undefined) {
+    return new PermanentScalingError(
+      `target "${call.target}": forbidden (403): Kubernetes user "${deniedUser(detail)}" may not ${call.verb} ${call.resource}; render infra/k8s/rbac.yaml ` +
+        `from this policy (npm run render) and apply it: its ClusterRole lets the scaler list ${call.resource}`,
+      options,
+    );
   }
   if (error.code === 403) {
     return new PermanentScalingError(

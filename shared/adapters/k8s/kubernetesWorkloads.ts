@@ -1,22 +1,34 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import type { Policy, WorkloadTarget } from '../../domain/policy.ts';
-import { systemClock, type WorkloadScaler } from '../../ports.ts';
+import type { WorkloadHealth } from '../../domain/decide/context.ts';
+import type { NodeGroupTarget, Policy, WorkloadTarget } from '../../domain/policy.ts';
+import { type ClusterHealth, systemClock, type WorkloadScaler } from '../../ports.ts';
 import type { ClusterAccess } from './clusterAccess.ts';
 import { DeploymentScaler } from './deploymentScaler.ts';
 import { describeClusterEndpoint, EksClusterAccess } from './eksClusterAccess.ts';
 import { HpaScaler } from './hpaScaler.ts';
+import { KubernetesHealth } from './kubernetesHealth.ts';
 import { kubeconfigAccess, loadKubeconfig } from './kubeconfigAccess.ts';
 import { AWS_CLIENT_OPTIONS } from '../aws/clientOptions.ts';
 
-/** The worker's Kubernetes side: each workload target goes to the adapter of its kind. */
-export class KubernetesWorkloads implements WorkloadScaler {
+/** The worker's Kubernetes side: each workload target goes to the adapter of its kind; health reads share its access. */
+export class KubernetesWorkloads implements WorkloadScaler, ClusterHealth {
   readonly #deployments: DeploymentScaler;
   readonly #hpas: HpaScaler;
+  readonly #health: KubernetesHealth;
 
   public constructor(policy: Policy, access: ClusterAccess) {
     this.#deployments = new DeploymentScaler(policy, access);
     this.#hpas = new HpaScaler(policy, access);
+    this.#health = new KubernetesHealth(policy, access);
+  }
+
+  public workload(target: WorkloadTarget): Promise<WorkloadHealth> {
+    return this.#health.workload(target);
+  }
+
+  public gpuNodes(pool: NodeGroupTarget): Promise<number> {
+    return this.#health.gpuNodes(pool);
   }
 
   public current(target: WorkloadTarget): Promise<number> {
@@ -46,5 +58,5 @@ export const clusterAccessFrom = (env: NodeJS.ProcessEnv): ClusterAccess => {
   });
 };
 
-export const kubernetesWorkloads = (policy: Policy, env: NodeJS.ProcessEnv): WorkloadScaler =>
+export const kubernetesWorkloads = (policy: Policy, env: NodeJS.ProcessEnv): WorkloadScaler & ClusterHealth =>
   new KubernetesWorkloads(policy, clusterAccessFrom(env));

@@ -45,6 +45,12 @@ export interface LocalOptions {
   statusToken?: string;
   simulation?: SimulationOptions;
   initialSizes?: Record<string, number>;
+  /**
+   * The worker reads the simulated pods' readiness and the GPU nodes that joined, as it reads
+   * Kubernetes when deployed (`npm start` does). Off, decisions are paced by time alone, as
+   * `simulate`, `backtest` and `diff` replay them.
+   */
+  clusterHealth?: boolean;
   /** Receives each readable line: decisions, ticks, errors. */
   print: (line: string) => void;
 }
@@ -86,7 +92,7 @@ export class LocalAutoscaler {
         for (const d of decisions) print(`${at()} ${describeDecision(d)}`);
       },
     };
-    this.#worker = scalingWorker(policy, { store, queue: this.queue, nodeGroups: this.cluster, workloads: this.cluster, events, clock }, {
+    this.#worker = scalingWorker(policy, { store, queue: this.queue, nodeGroups: this.cluster, workloads: this.cluster, ...(options.clusterHealth ? { health: this.cluster } : {}), events, clock }, {
       decided: (decision) => this.decisions.push(decision),
       failed: (failure) =>
         print(
@@ -142,7 +148,8 @@ export class LocalAutoscaler {
         return { statusCode: 200, body: { ...report } };
       }
       if (isStatus) {
-        const report = await status(policy, { store, clock, health: this.#health, live });
+        const pods = this.options.clusterHealth ? { pods: (id: string) => this.cluster.healthOf(id) } : {};
+        const report = await status(policy, { store, clock, health: this.#health, live, ...pods });
         return { statusCode: 200, body: { ...report, cluster: this.cluster.snapshot(), queue: this.queue.snapshot() } };
       }
       if (method === 'POST' && path === '/emergency') {

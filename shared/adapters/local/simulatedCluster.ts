@@ -1,6 +1,7 @@
 import type { NodeGroupTarget, Policy, Target, WorkloadTarget } from '../../domain/policy.ts';
 import { isWorkload, poolMembers } from '../../domain/policyLookups.ts';
-import type { Clock, NodeGroupScaler, WorkloadScaler } from '../../ports.ts';
+import type { WorkloadHealth } from '../../domain/decide/context.ts';
+import type { ClusterHealth, Clock, NodeGroupScaler, WorkloadScaler } from '../../ports.ts';
 
 export interface SimulatedSize {
   /** What was asked for (node group desiredSize, Deployment spec.replicas or HPA floor). */
@@ -30,9 +31,10 @@ export const DEFAULT_SIMULATION: SimulationOptions = { nodeProvisioningSeconds: 
 
 /**
  * A cluster that behaves like the real one where it matters to the scaler: node groups
- * provision with a delay, pods warm up, GPU pods stay Pending until their pool has room.
+ * provision with a delay, pods warm up (and are Ready after it), GPU pods stay Pending until
+ * their pool has room. It has no PodDisruptionBudgets.
  */
-export class SimulatedCluster implements NodeGroupScaler, WorkloadScaler {
+export class SimulatedCluster implements NodeGroupScaler, WorkloadScaler, ClusterHealth {
   readonly #resources = new Map<string, Resource>();
   public scaleCalls = 0;
 
@@ -86,6 +88,22 @@ export class SimulatedCluster implements NodeGroupScaler, WorkloadScaler {
       }
     }
     return sizes;
+  }
+
+  public async workload(target: WorkloadTarget): Promise<WorkloadHealth> {
+    return this.healthOf(target.id);
+  }
+
+  /** Pods count as Ready, updated and available once warmed up and placed on a joined node. */
+  public healthOf(id: string): WorkloadHealth {
+    const size = this.snapshot()[id];
+    const ready = size?.ready ?? 0;
+    return { ready, updated: size?.desired ?? 0, available: ready };
+  }
+
+  /** Nodes that finished provisioning have joined, with their GPUs. */
+  public async gpuNodes(pool: NodeGroupTarget): Promise<number> {
+    return this.snapshot()[pool.id]?.ready ?? 0;
   }
 
   /** Someone else changed the size (kubectl scale, the console): the scaler must notice. */

@@ -16,6 +16,23 @@ export interface GpuView {
   members: PoolMember[];
   /** Members whose state document cannot be read: their size is unknown, so the pool never shrinks under them. */
   unknown?: string[];
+  /** The pool's nodes Kubernetes shows Ready with `nvidia.com/gpu` allocatable, where the caller can see them. */
+  nodesSeen?: number;
+  /** When the pool last grew, from its state: new nodes have `joinTimeout` from then to join. */
+  grownAt?: string;
+}
+
+/**
+ * What Kubernetes says about a workload's pods, read beside its size: the rollout from the
+ * Deployment's status, and the disruption budget that selects its pods.
+ */
+export interface WorkloadHealth {
+  /** status.readyReplicas, updatedReplicas and availableReplicas (absent counts are 0). */
+  ready: number;
+  updated: number;
+  available: number;
+  /** The least `disruptionsAllowed` of the PodDisruptionBudgets selecting the pods, and its name; absent when none does. */
+  budget?: { name: string; disruptionsAllowed: number };
 }
 
 export interface DecideInput {
@@ -23,6 +40,8 @@ export interface DecideInput {
   /** The live size read from EKS or Kubernetes, when the caller has it. */
   observed?: number;
   gpu?: GpuView;
+  /** The workload's pods, when the caller can read them: readiness holds ups, the budget downs. */
+  health?: WorkloadHealth;
 }
 
 /** One source's wish: a size, the reason it gives, and what it needs to be paced by. */
@@ -65,6 +84,7 @@ export interface Context {
   base: number;
   window?: Occurrence;
   gpu?: GpuView;
+  health?: WorkloadHealth;
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -19,12 +19,15 @@ const LIMIT_CODES: Readonly<Record<Limit, readonly ReasonCode[]>> = {
   pause: ['Paused'],
   scaleDownDelay: ['ScaleDownDelayed'],
   cooldown: ['CooldownActive'],
+  readiness: ['WaitingForReady', 'StepNotReady'],
   warmup: ['WarmingUp'],
   drain: ['DrainingPods'],
+  activeWork: ['ActiveWork'],
+  disruptionBudget: ['DisruptionBudgetExhausted'],
   oneStepDown: ['OneStepAtATime'],
   rateLimit: ['RateLimited'],
   windowBounds: ['ScheduleFloor', 'ScheduleCeiling'],
-  gpuCapacity: ['GpuCapacityLimit', 'GpuCapacityRequested'],
+  gpuCapacity: ['GpuCapacityLimit', 'GpuCapacityRequested', 'WaitingForNodes', 'NodesNotJoined'],
   hardBounds: ['ClampedToMax', 'ClampedToMin'],
 };
 
@@ -102,7 +105,7 @@ export const explainDecision = (target: ResolvedTarget, prior: TargetState | und
   if (priorState.desired === null) state = { ...state, desired: base };
   const seen = observeWindow(target, state, base, nowMs);
   state = observeIdle(target, seen.state, base, input.gpu, nowMs, priorState);
-  const ctx: Context = { target, intent, state, now: nowMs, base, ...(seen.window ? { window: seen.window } : {}), ...(input.gpu ? { gpu: input.gpu } : {}) };
+  const ctx: Context = { target, intent, state, now: nowMs, base, ...(seen.window ? { window: seen.window } : {}), ...(input.gpu ? { gpu: input.gpu } : {}), ...(input.health ? { health: input.health } : {}) };
   const candidates = propose(ctx, drift, notes);
   const chosen = choose(ctx, candidates, []);
   const limited = applyLimits(chosen, ctx);

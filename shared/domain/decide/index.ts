@@ -13,7 +13,7 @@ import { driftRestore, propose } from './propose.ts';
 import { settlePending } from './pending.ts';
 import { record } from './record.ts';
 
-export type { Candidate, DecideInput, GpuView, Proposal } from './context.ts';
+export type { Candidate, DecideInput, GpuView, Proposal, WorkloadHealth } from './context.ts';
 
 const stay = (base: number): Proposal => ({ source: 'none', to: base, held: false, notes: [], fingerprints: [], followUps: [] });
 
@@ -112,7 +112,7 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
 
   const seen = observeWindow(target, state, base, nowMs);
   state = observeIdle(target, seen.state, base, input.gpu, nowMs, priorState);
-  const ctx: Context = { target, intent, state, now: nowMs, base, ...(seen.window ? { window: seen.window } : {}), ...(input.gpu ? { gpu: input.gpu } : {}) };
+  const ctx: Context = { target, intent, state, now: nowMs, base, ...(seen.window ? { window: seen.window } : {}), ...(input.gpu ? { gpu: input.gpu } : {}), ...(input.health ? { health: input.health } : {}) };
   let hpa: 'pin' | 'release' | undefined;
 
   const command = intent.command;

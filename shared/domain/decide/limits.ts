@@ -2,10 +2,11 @@ import { formatDuration } from '../duration.ts';
 import { gpuDemand, nodesFor, replicasThatFit } from '../gpu.ts';
 import { type Limit, limited } from '../precedence.ts';
 import { reason, type Reason } from '../reasons.ts';
+import { ACTIVE_WORK } from '../policyLookups.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow } from '../schedule.ts';
 import type { TargetState } from '../state.ts';
-import { type Context, ms, type Proposal, since } from './context.ts';
+import { type Context, ms, type Proposal, since, type WorkloadHealth } from './context.ts';
 
 // Limits: each looks at the proposal and returns the size it allows, and why, or nothing.
 // The precedence table says which apply to which source; a hold ends the chain.
@@ -54,6 +55,48 @@ const warmup: LimitStep = (_p, ctx) => {
   const rest = warmupLeft(ctx.target, ctx.state, ctx.now);
   if (rest === 0) return undefined;
   return hold(ctx, reason('WarmingUp', `last scale-up still warming up: ${formatDuration(rest)} left of ${formatDuration(ctx.target.warmup)}`));
+};
+
+/** Pods that are Ready, updated and available: a rollout still under way counts only what it finished. */
+const readyPods = (health: WorkloadHealth): number => Math.min(health.ready, health.updated, health.available);
+
+/**
+ * Whether the last step's pods are Ready (HSOF: add one replica, wait for Ready up to 300 s):
+ * while they are not, the next automatic scale-up waits (`WaitingForReady`); past the
+ * target's `readyTimeout` the step is reported (`StepNotReady`) and ups stay held until it is.
+ * Nothing to say where the pods cannot be read or the target does not wait for them.
+ */
+export const readinessHold = (target: ResolvedTarget, state: TargetState, size: number, health: WorkloadHealth | undefined, now: number): Reason | undefined => {
+  if (!health || !target.waitForReady) return undefined;
+  const ready = readyPods(health);
+  if (ready >= size) return undefined;
+  const waited = since(now, state.lastUpAt);
+  const counted = `${ready} of ${size} replica(s) Ready`;
+  if (waited < target.readyTimeout) {
+    return reason('WaitingForReady', `${counted}: the next scale-up waits for the last step (${formatDuration(target.readyTimeout - waited)} left of ${formatDuration(target.readyTimeout)})`);
+  }
+  const after = Number.isFinite(waited) ? ` ${formatDuration(waited)} after the last scale-up` : '';
+  return reason('StepNotReady', `${counted}${after} (readyTimeout ${formatDuration(target.readyTimeout)}): no automatic scale-up until they are`);
+};
+
+const readiness: LimitStep = (_p, ctx) => {
+  const why = readinessHold(ctx.target, ctx.state, ctx.base, ctx.health, ctx.now);
+  return why ? hold(ctx, why) : undefined;
+};
+
+/** HSOF: no scale-down while the pods still have work (its `activeWork` alert fires). */
+const activeWork: LimitStep = (p, ctx) => {
+  const busy = ctx.state.alerts.find((a) => a.rules.includes(ACTIVE_WORK));
+  return busy ? hold(ctx, reason('ActiveWork', `scale-down by ${p.rule ?? p.source} held: ${busy.alertname} is firing (the pods have active work)`)) : undefined;
+};
+
+/** TenSafe: a scale-down removes no more pods than the PodDisruptionBudget selecting them allows. */
+const disruptionBudget: LimitStep = (p, ctx) => {
+  const budget = ctx.health?.budget;
+  if (!budget || ctx.base - p.to <= budget.disruptionsAllowed) return undefined;
+  const to = ctx.base - budget.disruptionsAllowed;
+  const allows = `PodDisruptionBudget ${budget.name} allows ${budget.disruptionsAllowed} disruption(s)`;
+  return { to, why: reason('DisruptionBudgetExhausted', to === ctx.base ? `${allows}: scale-down held` : `${allows}: ${to} instead of ${p.to}`) };
 };
 
 const scaleDownDelay: LimitStep = (_p, ctx) => {
@@ -149,7 +192,7 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
     return gpuCapacity({ ...limitedToFit, limitedBy: p.limitedBy ?? why }, ctx);
   }
   const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: p.to }]));
-  if (nodes <= poolDesired) return p;
+  if (nodes <= poolDesired) return nodesJoined(p, ctx, nodes, limitTo);
   const ask = { target: pool.id, ensureAtLeast: nodes };
   if (p.source === 'emergency') {
     return {
@@ -164,6 +207,24 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
   return limitTo(ctx.base, reason('WaitingForNodes', `pool ${pool.id} has ${poolDesired} node(s), ${nodes} needed for ${p.to}: the pods follow once the pool has grown`), { followUps: [...p.followUps, ...followUps] });
 };
 
+/**
+ * The pool's desired size covers the step; its nodes must also have joined (Ready, with
+ * `nvidia.com/gpu` allocatable) before the pods go where they would stay Pending. Past the
+ * pool's `joinTimeout` after it grew, the wait is reported as NodesNotJoined. Level-triggered:
+ * the tick re-evaluates the workload while its cause is in force.
+ */
+const nodesJoined = (p: Proposal, ctx: Context, nodes: number, limitTo: (to: number, why: Reason) => Proposal): Proposal => {
+  const seen = ctx.gpu?.nodesSeen;
+  if (!ctx.gpu || seen === undefined || seen >= nodes || p.source === 'emergency') return p;
+  const { pool, grownAt } = ctx.gpu;
+  const timeout = pool.joinTimeout ?? ctx.target.defaults.joinTimeout;
+  const waited = since(ctx.now, grownAt);
+  const joined = `pool ${pool.id} has ${seen} node(s) Ready with nvidia.com/gpu, ${nodes} needed for ${p.to}`;
+  if (waited < timeout) return limitTo(ctx.base, reason('WaitingForNodes', `${joined}: the pods follow once its nodes have joined (${formatDuration(timeout - waited)} left of ${formatDuration(timeout)})`));
+  const after = Number.isFinite(waited) ? ` ${formatDuration(waited)} after it grew` : '';
+  return limitTo(ctx.base, reason('NodesNotJoined', `${joined}${after} (joinTimeout ${formatDuration(timeout)}): its new nodes have not joined`));
+};
+
 const hardBounds: LimitStep = (p, ctx) => {
   const { min, max } = ctx.target;
   if (p.to > max) return { to: max, why: reason('ClampedToMax', `clamped to the hard max ${max} (wanted ${p.to})`) };
@@ -176,8 +237,11 @@ const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
   ['pause', pause],
   ['scaleDownDelay', scaleDownDelay],
   ['cooldown', cooldown],
+  ['readiness', readiness],
   ['warmup', warmup],
   ['drain', drain],
+  ['activeWork', activeWork],
+  ['disruptionBudget', disruptionBudget],
   ['oneStepDown', oneStepDown],
   ['rateLimit', rateLimit],
   ['windowBounds', windowBounds],

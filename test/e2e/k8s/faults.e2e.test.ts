@@ -64,7 +64,7 @@ const faultyAccess = (clients: KubeClients, armed: { current?: Armed }, intentKi
       };
     },
   });
-  return { clients: async () => ({ apps, autoscaling: clients.autoscaling }) };
+  return { clients: async () => ({ ...clients, apps }) };
 };
 
 describe('the worker protocol under Kubernetes faults, on a real kube-apiserver', () => {

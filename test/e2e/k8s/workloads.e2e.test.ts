@@ -111,6 +111,12 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
         });
       }
     }
+    // The node-listing ClusterRole and its binding are cluster-wide: replaced too.
+    for (const kind of ['ClusterRoleBinding', 'ClusterRole']) {
+      await admin.objects.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: { name: KUBERNETES_USER } }).catch((error: unknown) => {
+        if (!(error instanceof ApiException && error.code === 404)) throw error;
+      });
+    }
     const rbac: KubernetesObject[] = loadAllYaml(text);
     for (const doc of rbac) await admin.objects.create(doc);
     for (let attempt = 0; attempt < 100; attempt += 1) {
@@ -376,7 +382,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     const counting: ClusterAccess = {
       clients: async (cluster) => {
         const clients = await asScaler.clients(cluster);
-        return { apps: counted(clients.apps), autoscaling: counted(clients.autoscaling) };
+        return { apps: counted(clients.apps), autoscaling: counted(clients.autoscaling), objects: counted(clients.objects) };
       },
     };
     const shadow = policyWith((doc) => {
