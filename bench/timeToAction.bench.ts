@@ -294,7 +294,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
         for (const m of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
         return { action, deleted: performance.now() - started };
       };
-      return { clients, queue, backoff: new SqsRetryBackoff(clients.sqs, QueueUrl), store, deliver, floorRound };
+      return { clients, queue, backoff: new SqsRetryBackoff(clients.sqs, QueueUrl, undefined), store, deliver, floorRound };
     };
 
     /** Wires one flow: a notification or a tick, acting on a node group or a Deployment. */

@@ -41,12 +41,23 @@ export interface RetryEntry {
   seconds: number;
 }
 
+/** A queue record that can never be an intent, as it came. */
+export interface DeadRecord {
+  messageId: string;
+  group: string;
+  body: string;
+}
+
 /**
- * Brings failed records back sooner (or later) than the queue's visibility timeout, as SQS's
- * ChangeMessageVisibility does: a throttled call is retried in seconds, not six minutes.
+ * What the worker does with records it cannot take now: brings failed ones back sooner (or
+ * later) than the queue's visibility timeout, as SQS's ChangeMessageVisibility does (a
+ * throttled call is retried in seconds, not six minutes), and moves one that can never parse
+ * to the dead-letter queue itself, so the intents behind it in its group are not dragged along.
  */
 export interface RetryBackoff {
   retryAfter(entries: readonly RetryEntry[]): Promise<void>;
+  /** Resolves once the record is in the dead-letter queue; throws otherwise. */
+  deadLetter(record: DeadRecord): Promise<void>;
 }
 
 /** EKS managed node groups. */

@@ -51,7 +51,7 @@ const logAndCount: WorkerReport = {
     }
     metrics.addMetric(failure.kind === 'retryable' ? 'scaling_worker_retries_total' : 'scaling_worker_errors_total', MetricUnit.Count, 1);
   },
-  backoffFailed: (records, error) => logger.warn('retry backoff not set; the records come back after the visibility timeout', { records, error }),
+  backoffFailed: (records, error) => logger.warn('retry backoff not set, or a record not moved to the dead-letter queue; they come back with the queue\'s own timing', { records, error }),
 };
 
 /**
@@ -82,5 +82,5 @@ export const handler = buildHandler(
     events: auditLogged(new EventBridgeSink(new EventBridgeClient(AWS_CLIENT_OPTIONS), config.EVENT_BUS_NAME)),
     clock: systemClock,
   },
-  new SqsRetryBackoff(sqs, config.QUEUE_URL),
+  new SqsRetryBackoff(sqs, config.QUEUE_URL, config.DEAD_LETTER_QUEUE_URL),
 );

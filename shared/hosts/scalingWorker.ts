@@ -43,7 +43,7 @@ export type RecordFailure = RecordOrigin &
 export interface WorkerReport {
   decided(decision: Decision): void;
   failed(failure: RecordFailure): void;
-  /** The backoff could not be set: those records come back after the queue's visibility timeout. */
+  /** The backoff could not be set, or a record not moved to the dead-letter queue: those come back with the queue's own timing. */
   backoffFailed(records: number, error: Error): void;
 }
 
@@ -81,9 +81,17 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
     }
     const parsed = intentSchema.safeParse(safeJson(record.body));
     if (!parsed.success) {
-      // Retrying cannot mend it: back at once, so that it reaches the dead-letter queue in seconds.
-      delays.set(origin.group, 0);
       report.failed({ ...origin, kind: 'notAnIntent', problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) });
+      // Retrying cannot mend it, and returning it would return the intents behind it in its
+      // group too, each delivery counting against them: it goes to the dead-letter queue alone.
+      try {
+        await backoff.deadLetter({ messageId: record.messageId, group: origin.group, body: record.body });
+        return;
+      } catch (error) {
+        report.backoffFailed(1, error as Error);
+      }
+      // Not moved: back at once, so that the redrive policy dead-letters it in seconds.
+      delays.set(origin.group, 0);
       throw new Error(`message ${record.messageId} is not an intent`);
     }
     const intent = parsed.data;

@@ -197,7 +197,8 @@ const clusterArns = clusters.map((c) => arn('eks', `cluster/${c}`));
 const SCOPES: Record<string, (name: string) => string[]> = {
   'logs:CreateLogStream': logGroup,
   'logs:PutLogEvents': logGroup,
-  'sqs:SendMessage': () => ['IntentQueue.Arn'],
+  // The worker also moves a message that is not an intent to the dead-letter queue.
+  'sqs:SendMessage': (name) => (name === 'scaling-worker' ? ['IntentQueue.Arn', 'IntentDeadLetterQueue.Arn'] : ['IntentQueue.Arn']),
   'sqs:ReceiveMessage': () => ['IntentQueue.Arn'],
   'sqs:DeleteMessage': () => ['IntentQueue.Arn'],
   'sqs:ChangeMessageVisibility': () => ['IntentQueue.Arn'],

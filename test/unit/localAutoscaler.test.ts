@@ -6,7 +6,7 @@ import type { Intent } from '../../shared/domain/intent.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import type { StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
-import { alert, alertIntent } from '../support/intents.ts';
+import { alert, alertIntent, emergencyIntent } from '../support/intents.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 const policy = loadPolicyFile('policy.yaml');
@@ -164,21 +164,19 @@ describe('Class: LocalAutoscaler', () => {
     expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [] } });
   });
 
-  it('moves a message that is not an intent to the dead-letter queue after five receives, and says so', async () => {
-    // Prepare: no timestamp the intent schema accepts
+  it('moves a message that is not an intent to the dead-letter queue at once, alone, and says so', async () => {
+    // Prepare: no timestamp the intent schema accepts, and an emergency queued behind it in app's group
     const stray: Intent = { ...alertIntent('app', [alert('AppHighCPU', ['app-high-cpu'])], clock.now(), 'stray-1'), createdAt: 'yesterday' };
-    await autoscaler.queue.send([stray]);
+    await autoscaler.queue.send([stray, { ...emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now()), id: 'set-app-4' }]);
 
-    // Act: a tick after each visibility timeout; the sixth finds it received five times
-    for (let look = 1; look <= 6; look++) {
-      clock.advance(VISIBILITY_TIMEOUT_SECONDS);
-      await post('/tick', '');
-    }
+    // Act
+    await post('/tick', '');
 
-    // Assess
-    expect(lines.filter((l) => l.includes('is not an intent'))).toHaveLength(5);
-    expect(lines).toContainEqual(expect.stringMatching(/ app intent stray-1 moved to the dead-letter queue after 5 receives$/));
-    expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [{ target: 'app', intent: 'stray-1', receives: 5 }] } });
+    // Assess: the stray dead-lettered on its first receive; the emergency behind it applied
+    expect(lines.filter((l) => l.includes('is not an intent'))).toHaveLength(1);
+    expect(lines).toContainEqual(expect.stringMatching(/ app intent stray-1 moved to the dead-letter queue after 1 receive$/));
+    expect(await get('/status')).toMatchObject({ queue: { messages: [], deadLetters: [{ target: 'app', intent: 'stray-1', receives: 1 }] } });
+    expect(autoscaler.decisions.find((d) => d.intentId === 'set-app-4')).toMatchObject({ verdict: 'scale', to: 4 });
   });
 
   it('goes on ticking on its timer after a tick that fails', async () => {

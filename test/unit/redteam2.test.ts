@@ -129,15 +129,9 @@ describe('red team 2', () => {
     }
   });
 
-  // Worker backoff: a record that is not an intent now comes back at once (delay 0) "so that it
-  // reaches the dead-letter queue in seconds", and with skipGroupOnError every record behind it
-  // in its FIFO group is returned with it, at the same delay. Each return counts a receive for
-  // those records too, so five quick rounds later the valid intents queued behind the bad one
-  // (here an operator's `set app 5`) go to the DLQ with it, never tried: lost in seconds, not
-  // after the 30-minute visibility timeouts an operator could catch. Should: a record that can
-  // never parse is consumed (logged, counted, or moved to the DLQ alone) so its group goes on;
-  // only the bad record is dead-lettered and `set app 5` is applied.
-  it.fails('worker: one malformed record at the head of a group drags the valid intents behind it into the DLQ untried, in seconds', async () => {
+  // Found by the red team: returning a record that is not an intent returned the intents behind
+  // it in its group too, each delivery counting against them, so they were dead-lettered with it.
+  it('worker: one malformed record at the head of a group goes to the DLQ alone; the valid intent behind it is applied', async () => {
     await start('2026-11-24T03:00:00-05:00');
     await scaler?.tick();
     const good = { id: 'e-rt2-set-app', target: 'app', createdAt: clock.now().toISOString(), source: 'emergency', alerts: [], command: { action: 'set', replicas: 5 }, reason: 'INC-1', actor: 'oncall' };

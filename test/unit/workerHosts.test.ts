@@ -157,13 +157,11 @@ const scenarios: Scenario[] = [
     again: { applied: ['api-double', 'app-cpu', 'hsof-set'], returned: [] },
   },
   {
-    // The records received with it behind it in its group share its receives, as in SQS: they
-    // go to the dead-letter queue with it, in seconds rather than after 5 visibility timeouts.
-    case: 'a message that is not an intent: back at once until dead-lettered with what queued behind it, the other groups go on',
+    case: 'a message that is not an intent: moved to the dead-letter queue alone, its group and the others go on',
     messages: [appStray, appCpu, apiDouble],
     faults: {},
-    first: { applied: ['api-double'], returned: [] },
-    again: { applied: ['api-double'], returned: [] },
+    first: { applied: ['app-cpu', 'api-double'], returned: [] },
+    again: { applied: ['app-cpu', 'api-double'], returned: [] },
   },
   {
     case: 'no failure: every message applied at once',
@@ -194,7 +192,7 @@ describe('The Lambda worker near its timeout', () => {
     const store = new MemoryStateStore();
     const cluster = new SimulatedCluster(policy, clock);
     const retries: RetryEntry[] = [];
-    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries) };
+    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries), deadLetter: () => Promise.reject(new Error('unused')) };
     const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
     const intents = [emergencyIntent('api', { action: 'set', replicas: 5 }, clock.now()), emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now())];
     const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: intent.target, body: JSON.stringify(intent), receives: 1 })));

@@ -1,16 +1,25 @@
-import { ChangeMessageVisibilityBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { RetryBackoff, RetryEntry } from '../../ports.ts';
+import { ChangeMessageVisibilityBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DeadRecord, RetryBackoff, RetryEntry } from '../../ports.ts';
 
 /**
  * The worker's retry backoff on the intent queue: ChangeMessageVisibilityBatch on the records
- * it returns. The worker's batches hold at most 10 records, the call's limit, so one call
- * serves a batch; resolves only when every entry was changed.
+ * it returns (the worker's batches hold at most 10 records, the call's limit, so one call
+ * serves a batch; resolves only when every entry was changed), and SendMessage of a record
+ * that is not an intent to the dead-letter queue, in its group, deduplicated by its message id.
  */
 export class SqsRetryBackoff implements RetryBackoff {
   public constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly deadLetterQueueUrl: string | undefined,
   ) {}
+
+  public async deadLetter(record: DeadRecord): Promise<void> {
+    if (!this.deadLetterQueueUrl) throw new Error('DEAD_LETTER_QUEUE_URL is not set: the record waits for the redrive policy');
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.deadLetterQueueUrl, MessageBody: record.body, MessageGroupId: record.group || 'unknown', MessageDeduplicationId: record.messageId }),
+    );
+  }
 
   public async retryAfter(entries: readonly RetryEntry[]): Promise<void> {
     for (let at = 0; at < entries.length; at += 10) {

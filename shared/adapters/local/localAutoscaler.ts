@@ -84,7 +84,7 @@ export class LocalAutoscaler {
     this.queue = new MemoryFifoQueue(clock, {
       groupOf: fifoGroupOf(policy),
       onSend: () => void this.drain(),
-      onDeadLetter: (message) => print(`${at()} ${message.target} intent ${message.intent} moved to the dead-letter queue after ${message.receives} receives`),
+      onDeadLetter: (message) => print(`${at()} ${message.target} intent ${message.intent} moved to the dead-letter queue after ${message.receives} receive${message.receives === 1 ? '' : 's'}`),
     });
     this.cluster = new SimulatedCluster(policy, clock, options.simulation ?? DEFAULT_SIMULATION, options.initialSizes);
     const events: EventSink = {

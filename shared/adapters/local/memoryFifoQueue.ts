@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Intent } from '../../domain/intent.ts';
-import type { Clock, IntentQueue, RetryBackoff, RetryEntry } from '../../ports.ts';
+import type { Clock, DeadRecord, IntentQueue, RetryBackoff, RetryEntry } from '../../ports.ts';
 
 /** SQS FIFO drops a repeated deduplication id seen within five minutes. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -114,6 +114,18 @@ export class MemoryFifoQueue implements IntentQueue, RetryBackoff {
     for (const message of [...this.#groups.values()].flat()) {
       const seconds = byHandle.get(message.messageId);
       if (seconds !== undefined) message.hiddenUntil = now + seconds * 1000;
+    }
+  }
+
+  /** The worker's move of a record that is not an intent: out of its group, into the dead letters. */
+  public async deadLetter(record: DeadRecord): Promise<void> {
+    const now = this.clock.now().getTime();
+    for (const messages of this.#groups.values()) {
+      const message = messages.find((m) => m.messageId === record.messageId);
+      if (!message) continue;
+      message.hiddenUntil = now;
+      this.#deadLetters.push(message);
+      this.options.onDeadLetter?.(this.#view(message, now));
     }
   }
 

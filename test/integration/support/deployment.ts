@@ -80,7 +80,7 @@ export const deploy = async (
   const cluster_ = new SimulatedCluster(policy, clock);
   const workerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads: cluster_, events: new EventBridgeSink(clients.events, 'default'), clock };
   const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(tokenName) });
-  const worker = handlers.worker.buildHandler(policy, workerDeps, new SqsRetryBackoff(clients.sqs, queueUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+  const worker = handlers.worker.buildHandler(policy, workerDeps, new SqsRetryBackoff(clients.sqs, queueUrl, dlqUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
   const tick = handlers.tick.buildHandler({ policy, store, ticks, queue, clock, metrics: new CloudWatchMetricSource(clients.cloudWatch) });
   const pump = () => pumpQueue(clients.sqs, queueUrl, worker);
   const emergency = handlers.emergency.buildHandler(policy, {

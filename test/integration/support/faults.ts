@@ -219,7 +219,7 @@ export const faultWorld = async (...args: Parameters<typeof deploy>) => {
   const events = new EventBridgeSink(clients.events, 'default');
   const newWorker = () => {
     const deps: WorkerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads, events, clock };
-    return handlers.worker.buildHandler(policy, deps, new SqsRetryBackoff(clients.sqs, world.queueUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+    return handlers.worker.buildHandler(policy, deps, new SqsRetryBackoff(clients.sqs, world.queueUrl, world.dlqUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
   };
   let worker = newWorker();
 
