@@ -230,13 +230,13 @@ const SIZE_CEILINGS: Record<string, { ceiling: number; target: number }> = {
   // The bytes a cold start loads: index.js against the split bundle of its SDK clients alone
   // (the SDK's lazy credential providers and the worker's Kubernetes client are chunks loaded on
   // first use). Powertools (45 KiB) and zod/mini (32-37 KiB) are most of what is ours.
-  'alertmanager-webhook': { ceiling: 1.87, target: 1.15 }, // 1.83x: 193 KiB on 105 KiB of SQS and SSM
+  'alertmanager-webhook': { ceiling: 1.87, target: 1.15 }, // 1.84x: 194 KiB on 105 KiB of SQS and SSM
   emergency: { ceiling: 1.85, target: 1.15 }, // 1.81x: 190 KiB on 105 KiB
-  'scaling-worker': { ceiling: 1.2, target: 1.5 }, // 1.17x: 202 KiB on 172 KiB; @kubernetes/client-node is in a chunk of its own
+  'scaling-worker': { ceiling: 1.25, target: 1.5 }, // 1.21x: 209 KiB on 173 KiB (with the retry backoff and cluster health); @kubernetes/client-node is in a chunk of its own
   // schedule-tick and status serve GET /metrics with prom-client (66 KiB with @opentelemetry/api,
   // bintrees and tdigest), which no SDK client accounts for.
-  'schedule-tick': { ceiling: 2.5, target: 1.15 }, // 2.44x: 301 KiB on 123 KiB
-  status: { ceiling: 2.6, target: 1.15 }, // 2.55x: 313 KiB on 123 KiB
+  'schedule-tick': { ceiling: 2.5, target: 1.15 }, // 2.47x: 305 KiB on 123 KiB
+  status: { ceiling: 2.65, target: 1.15 }, // 2.60x: 320 KiB on 123 KiB (explain reads the metric rules as the tick does)
 };
 
 // --- The package ------------------------------------------------------------------------

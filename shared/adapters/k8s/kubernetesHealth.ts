@@ -1,5 +1,5 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { z } from 'zod';
+import * as z from '../../domain/zod.ts';
 import type { WorkloadHealth } from '../../domain/decide/context.ts';
 import type { NodeGroupTarget, Policy, WorkloadTarget } from '../../domain/policy.ts';
 import { clusterOf, deploymentOf } from '../../domain/policyLookups.ts';
@@ -14,17 +14,17 @@ export const NODEGROUP_LABEL = 'eks.amazonaws.com/nodegroup';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
 const labelSelectorSchema = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z.array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() })).optional(),
+  matchLabels: z.optional(z.record(z.string(), z.string())),
+  matchExpressions: z.optional(z.array(z.object({ key: z.string(), operator: z.string(), values: z.optional(z.array(z.string())) }))),
 });
 type LabelSelector = z.infer<typeof labelSelectorSchema>;
 
 /** What the scaler reads of a PodDisruptionBudget, which the generic client returns untyped. */
 const budgetSchema = z.object({
   metadata: z.object({ name: z.string() }),
-  spec: z.object({ selector: labelSelectorSchema.optional() }).default({}),
+  spec: z._default(z.object({ selector: z.optional(labelSelectorSchema) }), {}),
   /** Absent until the disruption controller has counted the pods. */
-  status: z.object({ disruptionsAllowed: z.number().int().optional() }).optional(),
+  status: z.optional(z.object({ disruptionsAllowed: z.optional(z.int()) })),
 });
 type Budget = z.infer<typeof budgetSchema>;
 
@@ -68,12 +68,13 @@ const healthOf = (deployment: V1Deployment, budgets: readonly Budget[]): Workloa
 
 /** What the scaler reads of a Node, which the generic client returns untyped: parsed here. */
 const nodeSchema = z.object({
-  status: z
-    .object({
-      conditions: z.array(z.object({ type: z.string(), status: z.string() })).default([]),
-      allocatable: z.record(z.string(), z.string()).default({}),
-    })
-    .default({ conditions: [], allocatable: {} }),
+  status: z._default(
+    z.object({
+      conditions: z._default(z.array(z.object({ type: z.string(), status: z.string() })), []),
+      allocatable: z._default(z.record(z.string(), z.string()), {}),
+    }),
+    { conditions: [], allocatable: {} },
+  ),
 });
 
 /** A node that has joined: Ready, and its GPUs allocatable. */

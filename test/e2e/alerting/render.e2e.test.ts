@@ -37,13 +37,14 @@ describe('npm run render: promtool and amtool accept what it writes', () => {
   it.each([
     { source: 'the command', dir: () => out },
     { source: 'the committed examples', dir: () => 'infra' },
-  ])('promtool check rules accepts the rule file from $source, with every rule and veto plus the two of the scaler', async ({ dir }) => {
+  ])('promtool check rules accepts the rule file from $source, with every rule, veto and active-work alert plus the two of the scaler', async ({ dir }) => {
     // Act
     const result = await checkRules(await readFile(join(dir(), RULES_FILE), 'utf8'));
 
     // Assess
     expect(result.ok, result.output).toBe(true);
-    expect(result.output).toContain(`SUCCESS: ${policy.rules.length + policy.vetoes.length + 2} rules found`);
+    const activeWork = policy.targets.filter((t) => t.kind !== 'eks-nodegroup' && t.activeWork?.prometheus).length;
+    expect(result.output).toContain(`SUCCESS: ${policy.rules.length + policy.vetoes.length + activeWork + 2} rules found`);
   });
 
   it.each([

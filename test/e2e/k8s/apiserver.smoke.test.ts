@@ -98,9 +98,11 @@ describe('kube-apiserver with the scaler RBAC', () => {
     }
     const objects = KubernetesObjectApi.makeApiClient(adminKc);
     const docs: KubernetesObject[] = [...loadAllYaml(await readFile(RBAC_YAML, 'utf8')), ...loadAllYaml(await readFile(HSOF_RBAC_YAML, 'utf8'))];
-    expect(docs.map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual(
+    // A Role and its binding per namespace, and for the cluster with GPU pools a ClusterRole to list nodes.
+    expect(docs.filter((doc) => doc.metadata?.namespace !== undefined).map((doc) => `${doc.kind}/${doc.metadata?.namespace}`)).toEqual(
       POLICY_NS.flatMap((namespace) => [`Role/${namespace}`, `RoleBinding/${namespace}`]),
     );
+    expect(docs.filter((doc) => doc.metadata?.namespace === undefined).map((doc) => doc.kind)).toEqual(['ClusterRole', 'ClusterRoleBinding']);
     for (const doc of docs) await objects.create(doc);
 
     // Both namespaces hold the same objects, so a denial in `other` can only come from RBAC.
