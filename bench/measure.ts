@@ -51,3 +51,13 @@ export const withoutEmptyMetricsWarning = async <T>(run: () => Promise<T>): Prom
     process.stderr.write = write;
   }
 };
+
+/** The webhook, worker and tick handler modules, imported once the environment they read at import is set. */
+export const importHandlers = async (env: Record<string, string>) => {
+  Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', ...env });
+  return {
+    webhook: await import('../functions/alertmanager-webhook/handler.ts'),
+    worker: await import('../functions/scaling-worker/handler.ts'),
+    tick: await import('../functions/schedule-tick/handler.ts'),
+  };
+};

@@ -17,7 +17,7 @@ import { ManualClock } from '../test/support/clock.ts';
 import { functionUrlEvent, lambdaContext, sqsEventOfReceived } from '../test/support/lambda.ts';
 import { startMotoServer } from '../test/support/motoServer.ts';
 import { documentBytes, fullestState, LONGEST, TYPICAL_LONG } from '../test/support/worstState.ts';
-import { type BenchRow, withoutEmptyMetricsWarning } from './measure.ts';
+import { type BenchRow, importHandlers, withoutEmptyMetricsWarning } from './measure.ts';
 import { QUEUE_SHARDS, scaleNodeGroups, scalePolicy, shardedQueue, stormPayload } from './scalePolicy.ts';
 
 /**
@@ -148,12 +148,7 @@ export const benchScale = async (): Promise<BenchRow[]> => {
   try {
     useFakeAwsEnv(moto.endpoint);
     const prefix = '/bench/scale';
-    Object.assign(process.env, { STATE_PREFIX: prefix, QUEUE_URL: `${moto.endpoint}/import.fifo`, TOKEN_PARAMETER: '/bench/scale-token', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
-    const handlers = {
-      webhook: await import('../functions/alertmanager-webhook/handler.ts'),
-      worker: await import('../functions/scaling-worker/handler.ts'),
-      tick: await import('../functions/schedule-tick/handler.ts'),
-    };
+    const handlers = await importHandlers({ STATE_PREFIX: prefix, QUEUE_URL: `${moto.endpoint}/import.fifo`, TOKEN_PARAMETER: '/bench/scale-token' });
     const config = awsClientConfig(moto.endpoint);
     const setup = { sqs: new SQSClient(config), eks: new EKSClient(config), ssm: new SSMClient(config) };
     const policy: Policy = scalePolicy();

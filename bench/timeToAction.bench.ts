@@ -26,7 +26,7 @@ import { startMotoServer } from '../test/support/motoServer.ts';
 import { webhookPayload } from '../test/support/payloads.ts';
 import { type KubeApiServer, startKubeApiServer } from '../test/e2e/k8s/setup/kubeApiServer.ts';
 import { ROOT } from '../infra/build.ts';
-import { type BenchRow, median, withoutEmptyMetricsWarning } from './measure.ts';
+import { type BenchRow, importHandlers, median, withoutEmptyMetricsWarning } from './measure.ts';
 import { MemoryTickRecordStore } from '../shared/adapters/local/memoryTickRecordStore.ts';
 
 /** Measured rounds per flow, after the warm-up rounds (first connections, caches, JIT). */
@@ -224,14 +224,7 @@ export const benchTimeToAction = async (): Promise<{ rows: BenchRow[]; skipped?:
   try {
     useFakeAwsEnv(moto.endpoint);
     delete process.env.KUBECONFIG;
-    Object.assign(process.env, {
-      STATE_PREFIX: '/bench/import', QUEUE_URL: `${moto.endpoint}/import.fifo`, TOKEN_PARAMETER: '/bench/token', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true',
-    });
-    const handlers = {
-      webhook: await import('../functions/alertmanager-webhook/handler.ts'),
-      worker: await import('../functions/scaling-worker/handler.ts'),
-      tick: await import('../functions/schedule-tick/handler.ts'),
-    };
+    const handlers = await importHandlers({ STATE_PREFIX: '/bench/import', QUEUE_URL: `${moto.endpoint}/import.fifo`, TOKEN_PARAMETER: '/bench/token' });
     const config = awsClientConfig(moto.endpoint);
     const setup = { sqs: new SQSClient(config), eks: new EKSClient(config), ssm: new SSMClient(config) };
     await setup.ssm.send(new PutParameterCommand({ Name: '/bench/token', Value: TOKEN, Type: 'SecureString' }));

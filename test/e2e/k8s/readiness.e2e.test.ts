@@ -1,8 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
 import { kubeconfigAccess } from '../../../shared/adapters/k8s/kubeconfigAccess.ts';
@@ -15,11 +12,12 @@ import type { WorkerDeps } from '../../../shared/app/applyIntent.ts';
 import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
-import { type Policy, type PolicyInput, validatePolicy } from '../../../shared/domain/policy.ts';
+import type { Policy } from '../../../shared/domain/policy.ts';
 import { isWorkload } from '../../../shared/domain/policyLookups.ts';
 import { type RecordFailure, scalingWorker } from '../../../shared/hosts/scalingWorker.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent } from '../../support/intents.ts';
+import { policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
@@ -27,22 +25,8 @@ import type { KubeApiServer } from './setup/kubeApiServer.ts';
 // from the shipped policy. There is no kubelet nor controller manager: the test writes what
 // they would, the Deployment's and the PodDisruptionBudget's status subresources, and Nodes.
 
-const SHIPPED = readFileSync('policy.yaml', 'utf8');
-const RBAC = readdirSync('infra/k8s')
-  .filter((name) => /^rbac\..+\.yaml$/.test(name))
-  .map((name) => readFileSync(join('infra/k8s', name), 'utf8'))
-  .join('\n---\n');
 const NAMESPACES = ['ml', 'tensafe', 'hsof', 'medical-kg'];
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** The shipped policy, changed the way a user would edit policy.yaml. */
-const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
-  const document: PolicyInput = parse(SHIPPED);
-  change(document);
-  const result = validatePolicy(document);
-  if (!result.ok) throw new Error(`invalid test policy: ${JSON.stringify(result.issues)}`);
-  return result.policy;
-};
 
 /** TenSafe's API pods wait for Ready (HSOF's 300 s) and scale on latency with a 1-minute cooldown. */
 const readyApi = policyWith((document) => {
@@ -111,7 +95,7 @@ describe('readiness, disruption budgets and joined GPU nodes, on a real kube-api
     admin = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), policy: kc.makeApiClient(PolicyV1Api), objects: KubernetesObjectApi.makeApiClient(kc) };
     asScaler = kubeconfigAccess(kube.kubeConfig(kube.scalerToken));
     for (const name of NAMESPACES) await admin.core.createNamespace({ body: { metadata: { name } } });
-    const rbac: KubernetesObject[] = loadAllYaml(RBAC);
+    const rbac: KubernetesObject[] = loadAllYaml(SHIPPED_RBAC);
     // One API server stands for both clusters: the ClusterRole is the same in each file.
     const seen = new Set<string>();
     for (const doc of rbac) {

@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
@@ -13,7 +11,6 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { KubernetesObject, V1Deployment, V1ResourceAttributes, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
 import { kubeconfigAccess } from '../../../shared/adapters/k8s/kubeconfigAccess.ts';
@@ -27,35 +24,18 @@ import { fifoGroupOf } from '../../../shared/app/gpuView.ts';
 import { tick } from '../../../shared/app/tick.ts';
 import type { Decision } from '../../../shared/domain/decision.ts';
 import type { Intent } from '../../../shared/domain/intent.ts';
-import { type Policy, type PolicyInput, type Target, validatePolicy } from '../../../shared/domain/policy.ts';
+import type { Policy, Target } from '../../../shared/domain/policy.ts';
 import { isWorkload } from '../../../shared/domain/policyLookups.ts';
 import { PermanentScalingError } from '../../../shared/errors.ts';
 import { type RecordFailure, scalingWorker } from '../../../shared/hosts/scalingWorker.ts';
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../../shared/render/kubernetesRbac.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent, emergencyIntent, tickIntent } from '../../support/intents.ts';
+import { policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
-const SHIPPED = readFileSync('policy.yaml', 'utf8');
-/**
- * The committed files, rendered from the shipped policy: what an operator applies, one per
- * cluster. This one API server stands for every cluster; their namespaces do not overlap.
- */
-const RBAC = readdirSync('infra/k8s')
-  .filter((name) => /^rbac\..+\.yaml$/.test(name))
-  .map((name) => readFileSync(join('infra/k8s', name), 'utf8'))
-  .join('\n---\n');
 const NAMESPACES = ['ml', 'tensafe', 'hsof', 'medical-kg', 'other'];
-
-/** The shipped policy, changed the way a user would edit policy.yaml. */
-const policyWith = (change: (document: PolicyInput) => void = () => undefined): Policy => {
-  const document: PolicyInput = parse(SHIPPED);
-  change(document);
-  const result = validatePolicy(document);
-  if (!result.ok) throw new Error(`invalid test policy: ${JSON.stringify(result.issues)}`);
-  return result.policy;
-};
 
 const shipped = policyWith();
 const workloads = shipped.targets.filter(isWorkload);
@@ -193,7 +173,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     scalerAuthorization = kube.kubeConfig(kube.scalerToken).makeApiClient(AuthorizationV1Api);
 
     for (const name of NAMESPACES) await admin.core.createNamespace({ body: { metadata: { name } } });
-    const rbac: KubernetesObject[] = loadAllYaml(RBAC);
+    const rbac: KubernetesObject[] = loadAllYaml(SHIPPED_RBAC);
     for (const doc of rbac) await admin.objects.create(doc);
 
     for (const target of workloads) {
@@ -206,7 +186,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
         });
       }
     }
-    // Outside the shipped policy: a namespace the RBAC does not cover, a Deployment beside the
+    // Outside the shipped policy: a namespace the shipped RBAC does not cover, a Deployment beside the
     // policy's in one it does, and a Deployment an HPA owns.
     await admin.apps.createNamespacedDeployment({ namespace: 'other', body: deployment('other', 'app', 2) });
     await admin.apps.createNamespacedDeployment({ namespace: 'ml', body: deployment('ml', 'unlisted', 1) });
@@ -501,7 +481,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
 
   it.each([
     {
-      case: 'a namespace the RBAC does not cover',
+      case: 'a namespace the SHIPPED_RBAC does not cover',
       rbac: 'committed' as const,
       target: { id: 'other-app', kind: 'deployment' as const, cluster: 'tensafe-prod', namespace: 'other', name: 'app', min: 1, max: 4 },
       message:
@@ -528,8 +508,8 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
         'target "batch": Deployment ml/batch is scaled by HorizontalPodAutoscaler ml/batch-hpa, which would undo every change to its replicas; ' +
         "declare the target as kind: hpa with name: batch-hpa, so the scaler moves the HPA's minReplicas instead",
     },
-  ])('refuses $case with a clear error and changes nothing (RBAC $rbac)', async ({ rbac, target, message }) => {
-    // Prepare: past RBAC, with the Role rendered from this policy, which names the target
+  ])('refuses $case with a clear error and changes nothing (SHIPPED_RBAC $rbac)', async ({ rbac, target, message }) => {
+    // Prepare: past SHIPPED_RBAC, with the Role rendered from this policy, which names the target
     const policy = policyWith((document) => {
       document.targets.push(target);
     });
@@ -552,7 +532,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
       expect(await replicasOf('other', 'app')).toBe(2);
       expect(await replicasOf('ml', 'batch')).toBe(1);
     } finally {
-      if (rbac === 'rendered') await applyRbac(RBAC, { attributes: reach, allowed: false });
+      if (rbac === 'rendered') await applyRbac(SHIPPED_RBAC, { attributes: reach, allowed: false });
     }
   });
 });
