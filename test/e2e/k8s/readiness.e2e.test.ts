@@ -1,5 +1,5 @@
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, loadAllYaml, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
 import { kubeconfigAccess } from '../../../shared/adapters/k8s/kubeconfigAccess.ts';
@@ -17,7 +17,7 @@ import { isWorkload } from '../../../shared/domain/policyLookups.ts';
 import { type RecordFailure, scalingWorker } from '../../../shared/hosts/scalingWorker.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent } from '../../support/intents.ts';
-import { policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
+import { deployment, policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
@@ -35,15 +35,6 @@ const readyApi = policyWith((document) => {
 /** worker-llm's queue rule with a 1-minute cooldown, so the nodes are what its pods wait for. */
 const quickLlm = policyWith((document) => {
   document.rules = (document.rules ?? []).map((r) => (r.id === 'llm-queue-buildup' ? { ...r, cooldown: '1m' } : r));
-});
-
-const deployment = (namespace: string, name: string, replicas: number): V1Deployment => ({
-  metadata: { name, namespace, labels: { app: name } },
-  spec: {
-    replicas,
-    selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `registry.invalid/${name}:1` }] } },
-  },
 });
 
 describe('readiness, disruption budgets and joined GPU nodes, on a real kube-apiserver', () => {

@@ -10,7 +10,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import type { KubernetesObject, V1Deployment, V1ResourceAttributes, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ResourceAttributes, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClusterAccess } from '../../../shared/adapters/k8s/clusterAccess.ts';
 import { kubeconfigAccess } from '../../../shared/adapters/k8s/kubeconfigAccess.ts';
@@ -31,7 +31,7 @@ import { type RecordFailure, scalingWorker } from '../../../shared/hosts/scaling
 import { KUBERNETES_USER, renderKubernetesRbac } from '../../../shared/render/kubernetesRbac.ts';
 import { ManualClock } from '../../support/clock.ts';
 import { alert, alertIntent, emergencyIntent, tickIntent } from '../../support/intents.ts';
-import { policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
+import { deployment, policyWith, SHIPPED_RBAC } from './setup/shippedPolicy.ts';
 import { startKubeApiServer } from './setup/kubeApiServer.ts';
 import type { KubeApiServer } from './setup/kubeApiServer.ts';
 
@@ -50,15 +50,6 @@ const TRAINING_QUEUE = { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessage
 
 // An admin's `kubectl scale` and `kubectl patch` send merge patches too.
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-const deployment = (namespace: string, name: string, replicas: number): V1Deployment => ({
-  metadata: { name, namespace, labels: { app: name } },
-  spec: {
-    replicas,
-    selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `registry.invalid/${name}:1` }] } },
-  },
-});
 
 const hpa = (namespace: string, name: string, scales: string, minReplicas: number, maxReplicas: number): V2HorizontalPodAutoscaler => ({
   metadata: { name, namespace },

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { type Policy, type PolicyInput, validatePolicy } from '../../../../shared/domain/policy.ts';
 
@@ -22,3 +23,13 @@ export const policyWith = (change: (document: PolicyInput) => void = () => undef
   if (!result.ok) throw new Error(`invalid test policy: ${JSON.stringify(result.issues)}`);
   return result.policy;
 };
+
+/** A Deployment as the tests create it: `replicas` pods labelled with its name, an image never pulled (no kubelet). */
+export const deployment = (namespace: string, name: string, replicas: number): V1Deployment => ({
+  metadata: { name, namespace, labels: { app: name } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `registry.invalid/${name}:1` }] } },
+  },
+});
