@@ -84,6 +84,11 @@ const rateLimitSchema = z.strictObject({
   down: z.array(rateSchema(100)).min(1).optional(),
   /** With several rates in a direction: `max` allows the largest change of them (HPA's default), `min` the smallest. */
   select: z.enum(['max', 'min']).default('max'),
+  /**
+   * How long the rules must keep asking for a change in a direction before it is made (HPA's
+   * stabilizationWindowSeconds): a wish that lapses within the window starts it again.
+   */
+  stabilizationWindow: z.strictObject({ up: durationSchema.optional(), down: durationSchema.optional() }).optional(),
 });
 export type RateLimit = z.infer<typeof rateLimitSchema>;
 

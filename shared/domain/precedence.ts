@@ -33,6 +33,7 @@ export const LIMITS = [
   'pause',
   'scaleDownDelay',
   'cooldown',
+  'stabilization',
   'readiness',
   'warmup',
   'oneStepDown',
@@ -65,6 +66,10 @@ export const rankOfPriority = (priority: Priority): number => P_RANK[priority];
 // The runbooks check before removing pods: no active work on them (HSOF), a disruption budget
 // that allows it (TenSafe). An operator's command acts at once and is not held by either.
 const AUTOMATIC_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'scaleDownDelay', 'activeWork', 'disruptionBudget', 'oneStepDown', 'rateLimit', 'windowBounds', 'hardBounds'];
+// A rule's wish waits out its target's stabilization window, as HPA's metric recommendations
+// do; windows, bounds and operators act when they are due.
+const RULE_UP: readonly Limit[] = ['veto', 'pause', 'cooldown', 'stabilization', 'readiness', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'];
+const RULE_DOWN: readonly Limit[] = ['veto', 'pause', 'cooldown', 'stabilization', 'scaleDownDelay', 'activeWork', 'disruptionBudget', 'oneStepDown', 'rateLimit', 'windowBounds', 'hardBounds'];
 
 /**
  * The table. Ranks of `alert` and `metric` rows are placeholders: a rule's own priority
@@ -79,8 +84,8 @@ export const PRECEDENCE: Readonly<Record<Source, SourceRow>> = {
   windowFloor: { rank: 60, up: ['veto', 'pause', 'gpuCapacity', 'hardBounds'], down: [], why: "a window's floor is the least it keeps while in force" },
   windowCeiling: { rank: 60, up: [], down: AUTOMATIC_DOWN, why: "a window's ceiling is the most it allows while in force" },
   drift: { rank: 15, up: ['veto', 'pause', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: ['veto', 'pause', 'windowBounds', 'hardBounds'], why: 'onDrift: restore puts back, at once, the size the scaler decided; pods it never decided are not a scale-down to pace' },
-  alert: { rank: 0, up: ['veto', 'pause', 'cooldown', 'readiness', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
-  metric: { rank: 0, up: ['veto', 'pause', 'cooldown', 'readiness', 'warmup', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'metric rules rank as alert rules of the same priority' },
+  alert: { rank: 0, up: RULE_UP, down: RULE_DOWN, why: 'the decision matrix: P0 beats P1 beats P2 beats P3; ups beat downs' },
+  metric: { rank: 0, up: RULE_UP, down: RULE_DOWN, why: 'metric rules rank as alert rules of the same priority' },
   coupling: { rank: 35, up: ['veto', 'pause', 'hardBounds'], down: [], why: 'a GPU pool carries the pods its workloads were allowed to run' },
   schedule: { rank: 10, up: ['veto', 'pause', 'readiness', 'rateLimit', 'windowBounds', 'gpuCapacity', 'hardBounds'], down: AUTOMATIC_DOWN, why: 'peak / off-peak entry and pre-scale are P3; a pre-scale only raises' },
   eventEnd: { rank: 10, up: [], down: AUTOMATIC_DOWN, why: 'TenSafe: scale down 15-30 minutes after the event' },

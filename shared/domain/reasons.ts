@@ -12,6 +12,7 @@ export const REASON_CODES = [
   'ScaleDownDelayed',
   'OneStepAtATime',
   'RateLimited',
+  'Stabilizing',
   'VetoedByAlert',
   'UpBeatsDown',
   'MissingValue',

@@ -119,6 +119,11 @@ export const targetStateSchema = z.strictObject({
   windowReturn: z.optional(windowReturnSchema),
   /** Since when a GPU pool has had more nodes than its workloads need. */
   idleSince: z.optional(isoSchema),
+  /**
+   * Since when the rules have asked, without a break, for a scale-up or a scale-down that has
+   * not happened yet: what a target's stabilization window waits on (`rateLimit`).
+   */
+  proposedSince: z.optional(z.strictObject({ up: z.optional(isoSchema), down: z.optional(isoSchema) })),
   /** Intents already decided: a redelivered message is recognised and acts no more. */
   recentIntents: z.array(z.string()).check(z.maxLength(STATE_LIMITS.recentIntents)),
   history: z.array(historyEntrySchema).check(z.maxLength(STATE_LIMITS.history)),

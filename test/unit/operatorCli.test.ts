@@ -169,7 +169,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(stdout).toMatch(/2026-11-23T14:10:00.000Z alert 4 \(no change\) \[CooldownActive\] llm-queue-buildup: cooldown of llm-queue-buildup: 10m left of 10m <- ScaleUp\n\s+ScaleUp: LLMQueueBuildup firing: llm-queue-buildup \(P1\) proposes 5/);
       expect(stdout).toMatch(/\* won alert llm-queue-buildup \(rank 30\) -> 5 \[ScaleUp\]/);
       expect(stdout).toMatch(/2\. chosen by precedence: alert -> 5 \[ScaleUp\]/);
-      expect(stdout).toMatch(/veto\s+passed\n\s+pause\s+passed\n\s+scaleDownDelay\s+notApplicable\n\s+cooldown\s+applied \[CooldownActive\] cooldown of llm-queue-buildup: 8m left of 10m\n\s+readiness\s+skipped\n\s+warmup\s+skipped/);
+      expect(stdout).toMatch(/veto\s+passed\n\s+pause\s+passed\n\s+scaleDownDelay\s+notApplicable\n\s+cooldown\s+applied \[CooldownActive\] cooldown of llm-queue-buildup: 8m left of 10m\n\s+stabilization\s+skipped\n\s+readiness\s+skipped\n\s+warmup\s+skipped/);
       expect(stdout).toMatch(/4\. decision: hold 4 \(no change\) \[CooldownActive\] cooldown of llm-queue-buildup: 8m left of 10m <- ScaleUp/);
     });
 
@@ -188,7 +188,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(JSON.parse(stdout)).toEqual(JSON.parse(JSON.stringify(report)));
       expect(report.now.decision).toMatchObject({ verdict: 'scale', from: 4, to: 5, cause: { code: 'ScaleUp' } });
       expect(Object.fromEntries(report.now.limits.map((l) => [l.limit, l.outcome]))).toEqual({
-        veto: 'passed', pause: 'passed', scaleDownDelay: 'notApplicable', cooldown: 'passed', readiness: 'passed', warmup: 'passed', drain: 'notApplicable',
+        veto: 'passed', pause: 'passed', scaleDownDelay: 'notApplicable', cooldown: 'passed', stabilization: 'passed', readiness: 'passed', warmup: 'passed', drain: 'notApplicable',
         activeWork: 'notApplicable', disruptionBudget: 'notApplicable', oneStepDown: 'notApplicable', rateLimit: 'passed', windowBounds: 'passed', gpuCapacity: 'passed', hardBounds: 'passed',
       });
       expect(report.history[0]).toMatchObject({ code: 'CooldownActive', cause: 'ScaleUp' });

@@ -253,16 +253,22 @@ describe('npm start: one precedence for every source', () => {
     expect((await status('training-workers')).cooldowns).toMatchObject({ 'training-queue': 60 });
   });
 
-  it('GPU services: an underused service gives back at most half per minute (rateLimit -50% per 60s)', async () => {
+  it('GPU services: an underused service waits its 10-minute stabilization window, then gives back at most half per minute (-50% per 60s)', async () => {
     // Prepare: embedding-service set to 6 by an operator, past its 10-minute scale-down delay
     await start('2026-11-23T11:00:00-05:00');
     await post('/emergency', { action: 'set', target: 'embedding-service', replicas: 6, reason: 'load test', actor: 'oncall' });
     clock.advance(11 * 60);
 
-    // Act: the guide's scale-down (every metric below its target for 10 minutes) asks for -5
+    // Act: the guide's scale-down (every metric below its target) asks for -5; the rules keep
+    // asking through its 10-minute stabilization window
     await post('/webhook', alerts([{ alertname: 'EmbeddingUnderused', service: 'embedding-service', fingerprint: 'emb-under' }]));
+    const waiting = await status('embedding-service');
+    clock.advance(10 * 60);
+    await post('/tick');
 
-    // Assess: 6 -> 3, not 6 -> 2
+    // Assess: held while the window runs, then 6 -> 3, not 6 -> 2
+    expect(waiting.desired).toBe(6);
+    expect(waiting.lastDecisions[0]).toMatchObject({ code: 'Stabilizing', cause: 'ScaleDown' });
     expect((await status('embedding-service')).desired).toBe(3);
     expect((await status('embedding-service')).lastDecisions[0]).toMatchObject({ code: 'RateLimited', cause: 'ScaleDown', from: 6, to: 3 });
   });

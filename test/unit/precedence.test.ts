@@ -232,21 +232,32 @@ const rows: Row[] = [
 
   // --- rate limits (GPU services guide: HPA behaviour +100% and -50% per minute) ---
   { pair: ['alert', 'rateLimit'], line: 'GPU services: a scale-down removes at most half per minute',
-    state: stateOf('embedding-service', { desired: 6, alerts: [firing('EmbeddingUnderused', ['embedding-underused'], T)] }), intent: tickIntent('embedding-service', T),
+    state: stateOf('embedding-service', { desired: 6, alerts: [firing('EmbeddingUnderused', ['embedding-underused'], T)], proposedSince: { down: ago(T, 10) } }), intent: tickIntent('embedding-service', T),
     expected: { verdict: 'scale', to: 3, cause: 'ScaleDown', limitedBy: 'RateLimited' } },
   { pair: ['rateLimit', 'alert'], line: 'GPU services: a scale-up adds at most +100% per minute',
     policy: variant((p) => ({ rules: [...p.rules, ruleSchema.parse({ id: 'embedding-burst', alert: 'EmbeddingBurst', target: 'embedding-service', action: { type: 'setAtLeast', replicas: 10 }, cooldown: '0s' })] })),
-    state: stateOf('embedding-service', { desired: 3, alerts: [firing('EmbeddingBurst', ['embedding-burst'], T)] }), intent: tickIntent('embedding-service', T),
+    state: stateOf('embedding-service', { desired: 3, alerts: [firing('EmbeddingBurst', ['embedding-burst'], T)], proposedSince: { up: ago(T, 5) } }), intent: tickIntent('embedding-service', T),
     expected: { verdict: 'scale', to: 6, cause: 'ScaleUp', limitedBy: 'RateLimited' } },
   { pair: ['rateLimit', 'alert'], line: 'the period counts from its start: a service that doubled 30 s ago holds until the minute is over',
     policy: variant((p) => ({ rules: [...p.rules, ruleSchema.parse({ id: 'embedding-burst', alert: 'EmbeddingBurst', target: 'embedding-service', action: { type: 'setAtLeast', replicas: 10 }, cooldown: '0s' })] })),
     state: stateOf('embedding-service', {
       desired: 6,
       alerts: [firing('EmbeddingBurst', ['embedding-burst'], T)],
+      proposedSince: { up: ago(T, 6) },
       history: [{ at: new Date(T.getTime() - 30_000).toISOString(), intent: 'earlier', from: 3, to: 6, code: 'RateLimited', cause: 'ScaleUp', message: 'scale-up limited' }],
     }),
     intent: tickIntent('embedding-service', T),
     expected: { verdict: 'hold', to: 6, cause: 'ScaleUp', limitedBy: 'RateLimited' } },
+  // --- stabilization windows (GPU services guide: 300 s up, 600 s down) ---
+  { pair: ['stabilization', 'alert'], line: 'GPU services: a scale-down waits until the rules have asked for it 10 minutes',
+    state: stateOf('embedding-service', { desired: 6, alerts: [firing('EmbeddingUnderused', ['embedding-underused'], T)], proposedSince: { down: ago(T, 4) } }), intent: tickIntent('embedding-service', T),
+    expected: { verdict: 'hold', to: 6, cause: 'ScaleDown', limitedBy: 'Stabilizing' } },
+  { pair: ['stabilization', 'alert'], line: 'GPU services: a scale-up waits until the rules have asked for it 5 minutes, counted from the first ask',
+    state: stateOf('embedding-service', { desired: 3, alerts: [firing('EmbeddingHighCPU', ['embedding-cpu'], T)] }), intent: tickIntent('embedding-service', T),
+    expected: { verdict: 'hold', to: 3, cause: 'ScaleUp', limitedBy: 'Stabilizing' } },
+  { pair: ['stabilization', 'emergency'], line: 'an operator command does not wait for the stabilization window',
+    state: stateOf('embedding-service', { desired: 3 }), intent: emergencyIntent('embedding-service', { action: 'double' }, T),
+    expected: { verdict: 'scale', to: 6, cause: 'EmergencyDouble' } },
 ];
 
 describe('Precedence: every pair of sources', () => {

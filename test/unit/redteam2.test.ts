@@ -80,7 +80,8 @@ describe('red team 2', () => {
     await post('/emergency', { action: 'set', target: 'embedding-service', replicas: 6, reason: 'load test', actor: 'oncall' });
     clock.advance(11 * 60);
     await post('/webhook', alerts([{ alertname: 'EmbeddingUnderused', service: 'embedding-service', fingerprint: 'emb-under' }]));
-    for (let minute = 0; minute < 5; minute += 1) {
+    // (past the 10-minute stabilization window)
+    for (let minute = 0; minute < 12; minute += 1) {
       clock.advance(60);
       await post('/tick');
     }

@@ -26,6 +26,7 @@ const LIMIT_CODES: Readonly<Record<Limit, readonly ReasonCode[]>> = {
   disruptionBudget: ['DisruptionBudgetExhausted'],
   oneStepDown: ['OneStepAtATime'],
   rateLimit: ['RateLimited'],
+  stabilization: ['Stabilizing'],
   windowBounds: ['ScheduleFloor', 'ScheduleCeiling'],
   gpuCapacity: ['GpuCapacityLimit', 'GpuCapacityRequested', 'WaitingForNodes', 'NodesNotJoined'],
   hardBounds: ['ClampedToMax', 'ClampedToMin'],

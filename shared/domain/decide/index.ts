@@ -8,6 +8,7 @@ import { initialState, STATE_LIMITS, type TargetState } from '../state.ts';
 import { choose } from './choose.ts';
 import { type Candidate, type Context, type DecideInput, iso, ms, type Proposal } from './context.ts';
 import { applyLimits } from './limits.ts';
+import { limited } from '../precedence.ts';
 import { observeIdle, observeWindow, readIntoState, tooOld } from './observe.ts';
 import { driftRestore, propose } from './propose.ts';
 import { settlePending } from './pending.ts';
@@ -153,11 +154,28 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
   if (!hpa && priorState.pause?.pinned && !ctx.state.pause) hpa = 'release';
   if (hpa === 'release') observations.push(reason('PinReleased', `HPA ${target.kind === 'hpa' ? `${target.namespace}/${target.name}` : target.id} gets its range back (maxReplicas ${target.max})`));
 
-  const proposal = applyLimits(choose(ctx, propose(ctx, drift, observations), []), ctx);
+  const chosen = choose(ctx, propose(ctx, drift, observations), []);
+  const proposal = applyLimits(chosen, ctx);
   const explained = target.kind === 'hpa' && proposal.to !== base
     ? { ...proposal, notes: [...proposal.notes, reason('HpaBounds', `HPA ${target.namespace}/${target.name} owns the replicas: its minReplicas becomes ${proposal.to} (maxReplicas ${target.max}) and it scales within them`)] }
     : proposal;
-  return record(ctx, priorState, intent, base, explained, { leading, observed: observations, command: intent.source === 'emergency', ...(hpa ? { hpa } : {}), ...extra }, ctx.state);
+  return record(ctx, priorState, intent, base, explained, { leading, observed: observations, command: intent.source === 'emergency', ...(hpa ? { hpa } : {}), ...extra }, noteWish(ctx, chosen));
+};
+
+/**
+ * Since when the rules have asked for the change a stabilization window waits on: kept while
+ * they keep asking the same way, dropped when they stop. Only for a target with a window, so
+ * no other target's state changes (and is written) for it.
+ */
+const noteWish = (ctx: Context, chosen: Proposal): TargetState => {
+  const { stabilizationWindow } = ctx.target.rateLimit ?? {};
+  if (!stabilizationWindow) return ctx.state;
+  const up = chosen.to > ctx.base;
+  const wishes = chosen.source !== 'none' && chosen.to !== ctx.base && limited(chosen.source, up, 'stabilization');
+  const { proposedSince: prior, ...rest } = ctx.state;
+  if (!wishes) return rest;
+  const since = (up ? prior?.up : prior?.down) ?? iso(ctx.now);
+  return { ...rest, proposedSince: up ? { up: since } : { down: since } };
 };
 
 /**

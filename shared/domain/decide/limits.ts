@@ -51,6 +51,16 @@ const cooldown: LimitStep = (p, ctx) => {
   return hold(ctx, reason('CooldownActive', `cooldown of ${p.rule ?? p.source}: ${formatDuration(rest)} left of ${formatDuration(p.cooldown)}`));
 };
 
+/** As HPA's stabilization window: a change waits until the rules have asked for it that long. */
+const stabilization: LimitStep = (_p, ctx, up) => {
+  const window = up ? ctx.target.rateLimit?.stabilizationWindow?.up : ctx.target.rateLimit?.stabilizationWindow?.down;
+  if (!window) return undefined;
+  const asked = up ? ctx.state.proposedSince?.up : ctx.state.proposedSince?.down;
+  const rest = asked === undefined ? window : left(window, asked, ctx.now);
+  if (rest === 0) return undefined;
+  return hold(ctx, reason('Stabilizing', `scale-${up ? 'up' : 'down'} waits until the rules have asked for it ${formatDuration(window)} (stabilization window): ${formatDuration(rest)} left`));
+};
+
 const warmup: LimitStep = (_p, ctx) => {
   const rest = warmupLeft(ctx.target, ctx.state, ctx.now);
   if (rest === 0) return undefined;
@@ -237,6 +247,7 @@ const STEPS: ReadonlyArray<readonly [Limit, LimitStep]> = [
   ['pause', pause],
   ['scaleDownDelay', scaleDownDelay],
   ['cooldown', cooldown],
+  ['stabilization', stabilization],
   ['readiness', readiness],
   ['warmup', warmup],
   ['drain', drain],

@@ -72,7 +72,11 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
         )
       : nextState.history,
   };
-  if (moved) state = { ...state, desired: p.to, lastScaleAt: at, ...(p.to > from ? { lastUpAt: at } : { lastDownAt: at }) };
+  if (moved) {
+    // A change made starts the next one's stabilization window afresh.
+    const { proposedSince: _done, ...rest } = state;
+    state = { ...rest, desired: p.to, lastScaleAt: at, ...(p.to > from ? { lastUpAt: at } : { lastDownAt: at }) };
+  }
   const answer = state.history.at(-1);
   if (intent.source === 'emergency' && answer?.intent === intent.id) {
     state = { ...state, emergencies: keepLast([...(state.emergencies ?? []), answer], STATE_LIMITS.emergencies) };
