@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { type Document, isMap, isNode, isScalar, type Node, parseDocument } from 'yaml';
 import { type Policy, validatePolicy } from './domain/policy.ts';
+import { readInputFile } from './inputFile.ts';
 
 /** A policy that cannot be used, with every problem found and where. */
 export class PolicyError extends Error {
@@ -57,12 +57,4 @@ export const parsePolicy = (text: string, source: string): Policy => {
   return result.policy;
 };
 
-export const loadPolicyFile = (path: string): Policy => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new PolicyError(path, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
-  return parsePolicy(text, path);
-};
+export const loadPolicyFile = (path: string): Policy => parsePolicy(readInputFile(path, (problems) => new PolicyError(path, problems)), path);

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration.ts';
 import type { Policy } from '../domain/policy.ts';
 import { type AlertSpan, type History, noticesFromSpans } from './history.ts';
+import { readInputFile } from '../inputFile.ts';
 
 const instantSchema = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
 const labelsSchema = z.record(z.string(), z.string()).default({});
@@ -51,15 +51,7 @@ export const parseTimeline = (text: string, source: string): Timeline => {
   return result.data;
 };
 
-export const loadTimeline = (path: string): Timeline => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new TimelineError(path, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
-  return parseTimeline(text, path);
-};
+export const loadTimeline = (path: string): Timeline => parseTimeline(readInputFile(path, (problems) => new TimelineError(path, problems)), path);
 
 /** The timeline as the scaler would have met it: Alertmanager's notices for its alerts, and its metric values. */
 export const timelineHistory = (policy: Policy, timeline: Timeline, until: number): History => {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseWebhookPayload, type WebhookPayload } from '../domain/alertmanager.ts';
 import { MAX_DETAILS } from '../errors.ts';
 import type { Notice } from './history.ts';
+import { readInputFile } from '../inputFile.ts';
 
 const whenSchema = z.union([z.iso.datetime({ offset: true }).transform((text) => Date.parse(text)), z.number().int().nonnegative()]);
 
@@ -68,12 +68,4 @@ export const parseWebhookLog = (text: string, source: string): Notice[] => {
   return notices.sort((a, b) => a.at - b.at);
 };
 
-export const loadWebhookLog = (path: string): Notice[] => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new WebhookLogError(path, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
-  return parseWebhookLog(text, path);
-};
+export const loadWebhookLog = (path: string): Notice[] => parseWebhookLog(readInputFile(path, (problems) => new WebhookLogError(path, problems)), path);
