@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { functionUrlEvent, lambdaContext } from '../../support/lambda.ts';
+import type { Context } from 'aws-lambda';
+import { answerAsFunctionUrl, type FunctionUrlHandler, onBody } from '../../support/functionUrl.ts';
+import { lambdaContext } from '../../support/lambda.ts';
 import { listenOnLoopback } from '../../support/listen.ts';
 
-type FunctionUrlHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 type InvokedHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 const INVOKE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -17,11 +17,8 @@ const INVOKE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
  */
 export const serveFunctions = async (functionUrl: FunctionUrlHandler, invoked: Record<string, InvokedHandler>) => {
   const invocations: { name: string; payload: unknown }[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+  const server = createServer((request, response) =>
+    onBody(request, (body) => {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       const name = INVOKE.exec(url.pathname)?.[1];
       if (request.method === 'POST' && name !== undefined) {
@@ -38,14 +35,9 @@ export const serveFunctions = async (functionUrl: FunctionUrlHandler, invoked: R
         );
         return;
       }
-      const headers = Object.fromEntries(Object.entries(request.headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : (value ?? '')]));
-      const event = { ...functionUrlEvent(body, headers, request.method ?? 'GET', url.pathname), rawQueryString: url.search.replace(/^\?/, '') };
-      void functionUrl(event, lambdaContext('status')).then((result) => {
-        const { statusCode = 200, body: answer = '' } = result as APIGatewayProxyStructuredResultV2;
-        response.writeHead(statusCode, { 'content-type': 'application/json' }).end(answer);
-      });
-    });
-  });
+      answerAsFunctionUrl(functionUrl, 'status', request, body, response);
+    }),
+  );
   const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
