@@ -43,7 +43,7 @@ export class BadRequestError extends Error {
 
   public constructor(
     message: string,
-    public readonly statusCode: 400 | 401 | 404 | 413 | 415 = 400,
+    public readonly statusCode: 400 | 401 | 404 | 409 | 413 | 415 = 400,
     details: readonly string[] = [],
     moreIssues = 0,
   ) {

@@ -5,7 +5,7 @@ import type { HistoryEntry, TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
-import { emergencyIntentId } from './intentIds.ts';
+import { emergencyIntentId, keyedEmergencyPrefix } from './intentIds.ts';
 
 /** Commands that may go to several targets at once ("scale down to minimum", "disable autoscaling"). */
 const FLEET_ACTIONS = new Set(['scaleToMin', 'pause', 'resume', 'evaluateNow']);
@@ -96,6 +96,28 @@ const answerIn = (state: TargetState | undefined, intent: string): { decision?: 
   return state.recentIntents.includes(intent) ? {} : undefined;
 };
 
+/** The intent ids a target's state remembers: answered, recent, and the action under way. */
+const rememberedIntents = (state: TargetState): string[] => [
+  ...state.recentIntents,
+  ...(state.emergencies ?? []).map((e) => e.intent),
+  ...state.history.map((h) => h.intent),
+  ...(state.pending ? [state.pending.audit.intent] : []),
+];
+
+/**
+ * An idempotency key names one command: sent again with another (`set` 5, then `set` 8), it is
+ * refused with 409 rather than answered with the first command's outcome as if it were this one.
+ */
+const refuseReusedKey = (request: EmergencyRequest, key: string, states: ReadonlyMap<string, TargetState>): void => {
+  for (const [target, state] of states) {
+    const prefix = keyedEmergencyPrefix(target, key);
+    const id = emergencyIntentId(target, key, request.command);
+    if (rememberedIntents(state).some((intent) => intent.startsWith(prefix) && intent !== id)) {
+      throw new BadRequestError(`idempotency key "${key}" was already used for another command on ${target}; send this command with a new key`, 409);
+    }
+  }
+};
+
 /**
  * Runs a runbook emergency procedure through the same queue as everything else (one writer
  * per FIFO group) and waits for the worker's outcome. With an idempotency key, a retry is the
@@ -104,9 +126,10 @@ const answerIn = (state: TargetState | undefined, intent: string): { decision?: 
 export const emergency = async (policy: Policy, request: EmergencyRequest, deps: EmergencyDeps): Promise<EmergencyOutcome[]> => {
   const now = deps.clock.now().toISOString();
   const targets = targetsOf(policy, request);
-  const current = request.command.action === 'double' ? await deps.store.getMany(targets) : undefined;
+  const current = request.command.action === 'double' || request.idempotencyKey !== undefined ? await deps.store.getMany(targets) : undefined;
+  if (request.idempotencyKey !== undefined && current) refuseReusedKey(request, request.idempotencyKey, current);
   const intents: Intent[] = targets.map((target) => ({
-    id: emergencyIntentId(target, request.idempotencyKey),
+    id: emergencyIntentId(target, request.idempotencyKey, request.command),
     target,
     createdAt: now,
     source: 'emergency',

@@ -26,7 +26,15 @@ export const couplingIntentId = (target: string, ensureAtLeast: number, cause: s
 
 /**
  * An emergency command's intent for one target: its own, or with an idempotency key the same
- * id each time the key is sent, so a retried command is recognised as the first one.
+ * id each time the key is sent with the same command, so a retried command is recognised as the
+ * first one. The id is the key's part (`keyedEmergencyPrefix`) then the command's: the same key
+ * with another command shares the first part only, which is how it is told apart and refused.
  */
-export const emergencyIntentId = (target: string, idempotencyKey?: string): string =>
-  idempotencyKey === undefined ? `e-${randomUUID()}` : `e-${createHash('sha256').update([target, idempotencyKey].join('\n')).digest('hex').slice(0, 40)}`;
+export const emergencyIntentId = (target: string, idempotencyKey?: string, command?: unknown): string =>
+  idempotencyKey === undefined
+    ? `e-${randomUUID()}`
+    : `${keyedEmergencyPrefix(target, idempotencyKey)}${createHash('sha256').update(JSON.stringify(command ?? null)).digest('hex').slice(0, 8)}`;
+
+/** The part of a keyed emergency intent's id that the target and the key alone decide. */
+export const keyedEmergencyPrefix = (target: string, idempotencyKey: string): string =>
+  `e-${createHash('sha256').update([target, idempotencyKey].join('\n')).digest('hex').slice(0, 32)}`;

@@ -138,6 +138,7 @@ describe('Command: gpu-autoscaler --stage (deployed shape on the emulator)', { t
     const double = await cli(['emergency', 'double', 'gpu-pool', '--reason', 'INC-42', '--idempotency-key', 'INC-42-a']);
     const again = await cli(['emergency', 'double', 'gpu-pool', '--reason', 'INC-42', '--idempotency-key', 'INC-42-a']);
     const refused = await cli(['emergency', 'deprovisionPool', 'api', '--reason', 'INC-42']);
+    const reused = await cli(['emergency', 'set', 'gpu-pool', '--replicas', '5', '--reason', 'INC-42', '--idempotency-key', 'INC-42-a']);
     const evaluate = await cli(['emergency', 'evaluateNow', '--reason', 'check']);
 
     // Assess
@@ -148,9 +149,13 @@ describe('Command: gpu-autoscaler --stage (deployed shape on the emulator)', { t
     expect(await world.nodegroupSize()).toBe(2);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refused: emergency: deprovisionPool applies to eks-nodegroup targets; "api" is a deployment/);
+    // The key named the double: another command with it is refused, and nothing moves.
+    expect(reused.code).toBe(1);
+    expect(reused.stderr).toMatch(/refused: emergency: idempotency key "INC-42-a" was already used for another command on gpu-pool; send this command with a new key/);
+    expect(await world.nodegroupSize()).toBe(2);
     expect(evaluate.code, evaluate.stdout).toBe(0);
     expect(evaluate.stdout.trim().split('\n')).toHaveLength(world.policy.targets.length);
-    expect(invocations.map((i) => i.name)).toEqual(Array(4).fill(`gpu-autoscaler-${name}-emergency`));
+    expect(invocations.map((i) => i.name)).toEqual(Array(5).fill(`gpu-autoscaler-${name}-emergency`));
     // Who asked, from the operator's own credentials (the emulator's caller is user/moto).
     expect(invocations[0]?.payload).toMatchObject({ action: 'double', targets: ['gpu-pool'], idempotencyKey: 'INC-42-a', actor: 'moto' });
   });

@@ -391,13 +391,18 @@ describe('worst day', () => {
     expect((await status('gpu-pool')).desired).toBeGreaterThanOrEqual(1);
   });
 
-  // Same key, different command: the second is answered with the first's decision and silently not done.
-  it.fails('duplicate idempotency key with a different command is refused (409/422), not answered as done', async () => {
+  it('duplicate idempotency key with a different command is refused with 409, not answered as done', async () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/emergency', emergencyBody({ action: 'set', target: 'app', replicas: 5, idempotencyKey: 'INC-9' }));
     const r = await raw('/emergency', emergencyBody({ action: 'set', target: 'app', replicas: 8, idempotencyKey: 'INC-9' }));
-    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status, r.text).toBe(409);
+    expect((JSON.parse(r.text) as { error: string }).error).toContain('idempotency key "INC-9" was already used for another command on app');
+    expect((await status('app')).desired).toBe(5);
+    // The same command with its key is still the same command: answered, not refused.
+    expect((await raw('/emergency', emergencyBody({ action: 'set', target: 'app', replicas: 5, idempotencyKey: 'INC-9' }))).status).toBe(200);
+    // The key names the command for its target: another target may use it.
+    expect((await raw('/emergency', emergencyBody({ action: 'set', target: 'api', replicas: 8, idempotencyKey: 'INC-9' }))).status).toBe(200);
   });
 
   it('duplicate idempotency key: one action, same answer; no doubling on a retried double', async () => {
