@@ -1,8 +1,12 @@
 import * as z from './zod.ts';
 import { metricSignalSchema } from './metrics.ts';
 
-/** The caps keep one target's document well under the 4 KB of a Standard SSM parameter. */
-export const STATE_LIMITS = { alerts: 12, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, outbox: 4, readings: 8, message: 160 } as const;
+/**
+ * The caps keep one target's document well under the 4 KB of a Standard SSM parameter. Of the
+ * 12 alerts, vetoes take at most 10: a storm of per-GPU vetoes leaves room for the alerts that
+ * scale, which act once the vetoes resolve instead of when Alertmanager repeats them.
+ */
+export const STATE_LIMITS = { alerts: 12, vetoAlerts: 10, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, outbox: 4, readings: 8, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 

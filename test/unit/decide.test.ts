@@ -430,10 +430,15 @@ describe('Function: decide — sources that used to conflict', () => {
     // Thirteen alerts, none a veto: the one that went is known not to be one; the up acts
     expect(crowded).toMatchObject({ verdict: 'scale', to: 4 });
     expect(crowded.reasons.map((r) => r.code)).toContain('AlertsTruncated');
-    // Thirteen vetoes: the newest twelve are kept, and the state says a veto had to go (fail safe)
-    expect(tooManyVetoes.state.alerts).toHaveLength(12);
+    // Thirteen vetoes: the newest ten are kept, and the state says a veto had to go (fail safe)
+    expect(tooManyVetoes.state.alerts).toHaveLength(10);
+    expect(tooManyVetoes.state.alerts.map((a) => a.fingerprint)).toEqual(vetoes.slice(3).map((v) => v.fingerprint));
     expect(tooManyVetoes.state.alertsTruncated).toBe(true);
-    expect(decideIn(policy, { ...tooManyVetoes.state, alerts: tooManyVetoes.state.alerts.slice(2) }, { intent: alertIntent('worker-llm', [llmQueue], now) }, now).state.alertsTruncated).toBeUndefined();
+    // Two slots stay for the alerts that scale, whatever the vetoes
+    const withQueue = decideIn(policy, tooManyVetoes.state, { intent: alertIntent('worker-llm', [llmQueue], now) }, now);
+    expect(withQueue.state.alerts.map((a) => a.alertname)).toContain('LLMQueueBuildup');
+    expect(withQueue.state.alertsTruncated).toBe(true);
+    expect(decideIn(policy, { ...tooManyVetoes.state, alerts: tooManyVetoes.state.alerts.slice(1) }, { intent: alertIntent('worker-llm', [llmQueue], now) }, now).state.alertsTruncated).toBeUndefined();
   });
 
   it('does not revive a resolved alert from a late copy of its firing notice', () => {

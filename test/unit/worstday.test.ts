@@ -333,10 +333,10 @@ describe('worst day', () => {
     }
   });
 
-  // 12 per-GPU VRAM vetoes fill the state's 12 alert slots, so a firing P1 LLMQueueBuildup is
-  // dropped (AlertsTruncated); once the vetoes resolve the P1 should act on the next tick, not wait
-  // for Alertmanager's repeat_interval (1h) to send it again.
-  it.fails('a P1 alert dropped while 12 vetoes filled the state acts once the vetoes resolve (not an hour later)', async () => {
+  // 12 per-GPU VRAM vetoes once filled the state's 12 alert slots and the P1 LLMQueueBuildup was
+  // dropped; vetoes now take 10 at most, so the P1 is kept (held as vetoed) and acts once the
+  // vetoes resolve, not when Alertmanager's repeat_interval (1h) sends it again.
+  it('a P1 alert dropped while 12 vetoes filled the state acts once the vetoes resolve (not an hour later)', async () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/webhook', alerts(gpuVetoes(12)));
@@ -348,7 +348,7 @@ describe('worst day', () => {
     expect((await status('worker-llm')).desired).toBe(3);
   });
 
-  it('...but the next repeat of the P1 notification (same intent id) does bring it back', async () => {
+  it('...and while it keeps firing it steps worker-llm up to its max (8) and no further; a repeat notification changes nothing', async () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/webhook', alerts(gpuVetoes(12)));
@@ -357,7 +357,7 @@ describe('worst day', () => {
     await ticksFor(60);
     await post('/webhook', alerts([llmQueue]));
     await ticksFor(1);
-    expect((await status('worker-llm')).desired).toBe(3);
+    expect((await status('worker-llm')).desired).toBe(8);
   });
 
   it('actor of 64 chars is accepted, 65 refused with 400', async () => {

@@ -53,15 +53,16 @@ const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
 };
 
 /**
- * Keeps what fits: vetoes first, then the alerts seen most recently. An alert dropped here is
- * one whose rules are known; only a dropped veto could leave the target unvetoed by mistake,
- * so only then is it treated as vetoed (fail safe) until the list has room again.
+ * Keeps what fits: the vetoes seen most recently (10 at most), then the other alerts seen most
+ * recently. An alert dropped here is one whose rules are known; only a dropped veto could leave
+ * the target unvetoed by mistake, so only then is it treated as vetoed (fail safe) until the
+ * vetoes have room again.
  */
 const keepAlerts = (live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; truncated: boolean } => {
-  if (live.length <= STATE_LIMITS.alerts) return { alerts: live, truncated: false };
   const bySeen = (a: ActiveAlert, b: ActiveAlert) => ms(a.seenAt) - ms(b.seenAt);
   const allVetoes = live.filter((a) => a.veto).sort(bySeen);
-  const vetoes = keepLast(allVetoes, STATE_LIMITS.alerts);
+  if (live.length <= STATE_LIMITS.alerts && allVetoes.length <= STATE_LIMITS.vetoAlerts) return { alerts: live, truncated: false };
+  const vetoes = keepLast(allVetoes, STATE_LIMITS.vetoAlerts);
   const others = live.filter((a) => !a.veto).sort(bySeen);
   const kept = [...vetoes, ...keepLast(others, STATE_LIMITS.alerts - vetoes.length)];
   const vetoDropped = vetoes.length < allVetoes.length;
@@ -84,7 +85,7 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
     else notes.push(reason('AlertExpired', `${alert.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
   }
   const { alerts, truncated } = keepAlerts(live, notes);
-  const stillTruncated = truncated || (prior.alertsTruncated === true && alerts.length >= STATE_LIMITS.alerts);
+  const stillTruncated = truncated || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
   const tombstones = keepLast([...book.tombstones.values()].filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
   let pause = prior.pause;
   if (pause && ms(pause.until) <= now) {
