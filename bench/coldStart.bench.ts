@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildFunctions, bundlePath, ROOT, sdkUsageOf } from '../infra/build.ts';
@@ -52,8 +51,7 @@ export const benchColdStart = async (): Promise<BenchRow[]> => {
   const rows: BenchRow[] = [];
   for (const { name, bytes, lazyBytes } of bundles) {
     const usage = await sdkUsageOf(name);
-    const floor = await buildSdkFloor(FLOOR_DIR, name, usage);
-    const floorBytes = (await stat(floor)).size;
+    const { path: floor, bytes: floorBytes } = await buildSdkFloor(FLOOR_DIR, name, usage);
     const times = { handler: [] as number[], sdk: [] as number[] };
     // Alternate the two, so that a busy moment weighs on both alike.
     for (let i = 0; i < RUNS; i++) {

@@ -28,11 +28,12 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     Object.assign(process.env, { STATE_PREFIX: '/bench/x', QUEUE_URL: `${moto.endpoint}/q`, TOKEN_PARAMETER: '/bench/token', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' });
     const config = awsClientConfig(moto.endpoint);
     const sqs = new SQSClient(config);
-    await new SSMClient(config).send(new PutParameterCommand({ Name: '/bench/token', Value: 'bench-token', Type: 'SecureString' }));
+    const ssm = new SSMClient(config);
+    await ssm.send(new PutParameterCommand({ Name: '/bench/token', Value: 'bench-token', Type: 'SecureString' }));
     const { buildHandler: build } = await import('../functions/alertmanager-webhook/handler.ts');
     buildHandler = build;
     const policy = loadPolicyFile('policy.yaml');
-    const token = ssmToken('/bench/token');
+    const token = ssmToken(ssm, '/bench/token');
 
     let round = 0;
     const payload = () => {
@@ -81,7 +82,7 @@ export const benchWebhook = async (): Promise<BenchRow[]> => {
     return [
       { name: `${ALERTS} x SendMessageBatch entries sent directly (10 calls)`, value: `${rawBatches.toFixed(1)} ms` },
       { name: `webhook handler, ${ALERTS}-alert payload end to end`, value: `${endToEnd.toFixed(1)} ms`, ratio: endToEnd / rawBatches, floor: 'the raw SendMessageBatch calls' },
-      ...(await benchStorm(sqs, event, context)),
+      ...(await benchStorm(sqs, ssm, event, context)),
     ];
   } finally {
     await moto.stop();
@@ -97,10 +98,10 @@ const STORM_ROUNDS = 5;
  * QUEUE_SHARDS fresh queues of the emulator by FIFO group (see shardedQueue: moto slows with
  * the messages a queue holds).
  */
-const benchStorm = async (sqs: SQSClient, event: (body: string) => APIGatewayProxyEventV2, context: Context): Promise<BenchRow[]> => {
+const benchStorm = async (sqs: SQSClient, ssm: SSMClient, event: (body: string) => APIGatewayProxyEventV2, context: Context): Promise<BenchRow[]> => {
   const policy = scalePolicy();
   const groupOf = fifoGroupOf(policy);
-  const token = ssmToken('/bench/token');
+  const token = ssmToken(ssm, '/bench/token');
   let round = 0;
   const freshQueues = async () => {
     round += 1;

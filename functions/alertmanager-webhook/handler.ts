@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 import { fifoGroupOf } from '../../shared/app/gpuView.ts';
@@ -63,5 +64,5 @@ export const handler = buildHandler({
   policy,
   queue: new SqsIntentQueue(new SQSClient(AWS_CLIENT_OPTIONS), config.QUEUE_URL, fifoGroupOf(policy)),
   clock: systemClock,
-  token: ssmToken(config.TOKEN_PARAMETER),
+  token: ssmToken(new SSMClient(AWS_CLIENT_OPTIONS), config.TOKEN_PARAMETER),
 });

@@ -7,7 +7,6 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { AWS_CLIENT_OPTIONS } from '../../shared/adapters/aws/clientOptions.ts';
 import { fifoGroupOf } from '../../shared/app/gpuView.ts';
-import { recordTick } from '../../shared/app/prometheus.ts';
 import { tick, type TickSummary } from '../../shared/app/tick.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
@@ -56,6 +55,9 @@ export const buildHandler = (deps: TickDeps) =>
       const summary = await tick(deps.policy, deps);
       const seconds = (performance.now() - started) / 1000;
       emitHeartbeat(summary, seconds);
+      // prom-client (66 KiB with what it brings) sums the tick's counters once the intents are
+      // queued: a chunk of its own, outside the cold start that stands before them.
+      const { recordTick } = await import('../../shared/app/prometheus.ts');
       await recordTick(summary, seconds, deps);
       if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
       for (const [target, problem] of Object.entries(summary.unreadable)) {

@@ -4,7 +4,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { prometheusExposition } from '../../shared/app/prometheus.ts';
 import { explain, parseExplainQuery } from '../../shared/app/explain.ts';
 import { status } from '../../shared/app/status.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
@@ -48,6 +47,8 @@ export const buildHandler = (deps: StatusDeps) =>
     .use(bearerAuth({ token: deps.token }))
     .handler(async (event) => {
       if (event.rawPath === '/metrics') {
+        // prom-client only for the scrape: a chunk of its own, outside the cold start of GET /status.
+        const { prometheusExposition } = await import('../../shared/app/prometheus.ts');
         const { contentType, text } = await prometheusExposition(deps.policy, deps);
         return { statusCode: 200, headers: { 'content-type': contentType }, body: text };
       }
@@ -70,5 +71,5 @@ export const handler = buildHandler({
   clock: systemClock,
   health: new AwsServiceHealth(cloudWatch, new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
   metrics: new CloudWatchMetricSource(cloudWatch),
-  token: ssmToken(config.STATUS_TOKEN_PARAMETER),
+  token: ssmToken(ssm, config.STATUS_TOKEN_PARAMETER),
 });

@@ -79,7 +79,7 @@ export const deploy = async (
   const queue = new SqsIntentQueue(clients.sqs, queueUrl, fifoGroupOf(policy));
   const cluster_ = new SimulatedCluster(policy, clock);
   const workerDeps = { store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads: cluster_, events: new EventBridgeSink(clients.events, 'default'), clock };
-  const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(tokenName) });
+  const webhook = handlers.webhook.buildHandler({ policy, queue, clock, token: ssmToken(clients.ssm, tokenName) });
   const worker = handlers.worker.buildHandler(policy, workerDeps, new SqsRetryBackoff(clients.sqs, queueUrl, dlqUrl)) as unknown as (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
   const tick = handlers.tick.buildHandler({ policy, store, ticks, queue, clock, metrics: new CloudWatchMetricSource(clients.cloudWatch) });
   const pump = () => pumpQueue(clients.sqs, queueUrl, worker);
@@ -89,7 +89,7 @@ export const deploy = async (
     sleep: async () => void (await pump()),
   });
   const statusHandler = handlers.status.buildHandler({
-    policy, store: ssmStore, ticks, clock, token: ssmToken(statusTokenName), health: new AwsServiceHealth(clients.cloudWatch, clients.sqs, dlqUrl, clock),
+    policy, store: ssmStore, ticks, clock, token: ssmToken(clients.ssm, statusTokenName), health: new AwsServiceHealth(clients.cloudWatch, clients.sqs, dlqUrl, clock),
   });
   return {
     clients,
