@@ -5,7 +5,7 @@ import { buildFunctions, bundlePath, ROOT, sdkUsageOf } from '../infra/build.ts'
 import { buildSdkFloor } from '../test/support/sdkFloor.ts';
 import { type BenchRow, median } from './measure.ts';
 
-const RUNS = 7;
+const RUNS = 11;
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
 const FLOOR_DIR = join(ROOT, '.cache', 'bench', 'cold-start');
