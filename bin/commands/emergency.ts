@@ -69,7 +69,10 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (values.json) out.json({ outcomes });
   else {
     for (const o of outcomes) {
-      if (o.status !== 'applied') out.line(`${out.paint('bold', o.target)} ${out.paint('red', 'NOT DECIDED')}: intent ${o.intent} still queued when the wait ended; see status`);
+      if (o.status !== 'applied') {
+        const behind = typeof o.waitingBehind === 'string' ? `; it waits behind ${o.waitingBehind}` : '';
+        out.line(`${out.paint('bold', o.target)} ${out.paint('red', 'NOT DECIDED')}: intent ${o.intent} still queued when the wait ended${behind}; see status (a command sent with --idempotency-key can be sent again: it acts once)`);
+      }
       else if (!o.decision) out.line(`${out.paint('bold', o.target)} decided (intent ${o.intent}); its history no longer holds it`);
       else out.line(`${out.paint('bold', o.target)} ${decisionLine(out, o.decision)}`);
     }

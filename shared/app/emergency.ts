@@ -51,6 +51,8 @@ export interface EmergencyOutcome {
   /** `applied`: the worker decided it (see `decision`); `timeout`: still queued when the wait ended. */
   status: 'applied' | 'timeout';
   decision?: HistoryEntry;
+  /** With `timeout`, what the command waits behind when the state shows it: an action whose call did not finish. */
+  waitingBehind?: string;
 }
 
 export interface EmergencyDeps {
@@ -153,6 +155,22 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
     if (pending.size === 0 || Date.now() >= deadline) break;
     await deps.sleep(deps.pollMs);
   }
-  for (const intent of pending.values()) outcomes.push({ target: intent.target, intent: intent.id, status: 'timeout' });
+  if (pending.size === 0) return outcomes;
+  const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
+  for (const intent of pending.values()) {
+    const behind = waitingBehind(states.get(intent.target), intent.id);
+    outcomes.push({ target: intent.target, intent: intent.id, status: 'timeout', ...(behind ? { waitingBehind: behind } : {}) });
+  }
   return outcomes;
+};
+
+/**
+ * Why a command is still queued, when its target's state says: the worker recorded another
+ * action and its scaling call did not finish (throttled, an update in progress). That intent
+ * is retried first, after its backoff, in the target's FIFO group; the command follows it.
+ */
+const waitingBehind = (state: TargetState | undefined, intent: string): string | undefined => {
+  const action = state?.pending;
+  if (!action || action.audit.intent === intent) return undefined;
+  return `intent ${action.audit.intent} (${action.audit.source}, ${action.from} -> ${action.to}, recorded ${action.audit.at}), whose scaling call did not finish: the worker retries it first, then this command`;
 };

@@ -230,6 +230,22 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(stdout).toMatch(line);
     });
 
+    it('a command still queued behind a failed scaling call says what it waits behind, and exits 1', async () => {
+      // Prepare: the api's scaling call for an alert fails, so its FIFO group waits out a retry
+      const local = await start('2026-11-23T09:10:00-05:00');
+      await local.tick();
+      const scale = local.cluster.scaleTo.bind(local.cluster);
+      local.cluster.scaleTo = async (target, desired) => (target.id === 'api' ? Promise.reject(new Error('injected: throttled')) : scale(target, desired));
+      await post('/webhook', webhookPayload([{ alertname: 'APIQueueBackup', labels: { service: 'tensafe' }, fingerprint: 'apiq' }]));
+
+      // Act
+      const { code, stdout } = await cli(['emergency', 'set', 'api', '--replicas', '20', '--reason', 'INC-5', '--idempotency-key', 'INC-5-1', '--local', url]);
+
+      // Assess
+      expect(code).toBe(1);
+      expect(stdout).toMatch(/^api NOT DECIDED: intent e-[0-9a-f]{40} still queued when the wait ended; it waits behind intent a-[0-9a-f]{40} \(alert, 3 -> \d+, recorded [^)]+\), whose scaling call did not finish: the worker retries it first, then this command; see status \(a command sent with --idempotency-key can be sent again: it acts once\)$/m);
+    });
+
     it('evaluateNow prints every target\'s real outcome, holds included', async () => {
       // Prepare: worker-llm paused while its alert fires
       const local = await start('2026-11-23T09:10:00-05:00');

@@ -650,7 +650,10 @@ describe('worst day', () => {
       await post('/tick');
       faultyScale(s, when);
       await post('/webhook', alerts([{ alertname: 'APIQueueBackup', service: 'tensafe', fingerprint: 'apiq' }]));
-      await raw('/emergency', emergencyBody({ action: 'set', target: 'api', replicas: 20, idempotencyKey: `later-${when}` }));
+      const first = await raw('/emergency', emergencyBody({ action: 'set', target: 'api', replicas: 20, idempotencyKey: `later-${when}` }));
+      // Not decided within the wait, and the answer says what it waits behind.
+      const [waiting] = outcomes(JSON.parse(first.text));
+      expect(waiting).toMatchObject({ status: 'timeout', waitingBehind: expect.stringMatching(/^intent a-[0-9a-f]{40} \(alert, \d+ -> \d+, recorded .+\), whose scaling call did not finish: the worker retries it first, then this command$/) });
       clock.advance(61);
       await post('/tick');
       const again = await post('/emergency', emergencyBody({ action: 'set', target: 'api', replicas: 20, idempotencyKey: `later-${when}` }));
