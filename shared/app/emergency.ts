@@ -1,11 +1,11 @@
-import { type EmergencyCommand, emergencyCommandSchema, type Intent } from '../domain/intent.ts';
+import { type EmergencyCommand, emergencyCommandSchema, type Intent, KEYED_MARK_KEY_LENGTH, keyedEmergencyMark } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { targetById } from '../domain/policyLookups.ts';
-import type { HistoryEntry, TargetState } from '../domain/state.ts';
+import { type HistoryEntry, remembersIntent, type TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
-import { emergencyIntentId, keyedEmergencyPrefix } from './intentIds.ts';
+import { emergencyIntentId } from './intentIds.ts';
 
 /** Commands that may go to several targets at once ("scale down to minimum", "disable autoscaling"). */
 const FLEET_ACTIONS = new Set(['scaleToMin', 'pause', 'resume', 'evaluateNow']);
@@ -95,16 +95,19 @@ const answerIn = (state: TargetState | undefined, intent: string): { decision?: 
   if (state === undefined || state.pending?.audit.intent === intent) return undefined;
   const decision = state.emergencies?.find((e) => e.intent === intent) ?? state.history.find((h) => h.intent === intent);
   if (decision) return { decision };
-  return state.recentIntents.includes(intent) ? {} : undefined;
+  return remembersIntent(state, intent) ? {} : undefined;
 };
 
-/** The intent ids a target's state remembers: answered, recent, and the action under way. */
-const rememberedIntents = (state: TargetState): string[] => [
-  ...state.recentIntents,
-  ...(state.emergencies ?? []).map((e) => e.intent),
-  ...state.history.map((h) => h.intent),
-  ...(state.pending ? [state.pending.audit.intent] : []),
-];
+/** The keyed commands a target's state remembers, by their marks: answered, recent, under way, and older. */
+const rememberedKeyMarks = (state: TargetState): string[] =>
+  [
+    ...state.recentIntents,
+    ...(state.emergencies ?? []).map((e) => e.intent),
+    ...state.history.map((h) => h.intent),
+    ...(state.pending ? [state.pending.audit.intent] : []),
+  ]
+    .flatMap((id) => keyedEmergencyMark(id) ?? [])
+    .concat(state.emergencyKeys ?? []);
 
 /**
  * An idempotency key names one command: sent again with another (`set` 5, then `set` 8), it is
@@ -112,9 +115,9 @@ const rememberedIntents = (state: TargetState): string[] => [
  */
 const refuseReusedKey = (request: EmergencyRequest, key: string, states: ReadonlyMap<string, TargetState>): void => {
   for (const [target, state] of states) {
-    const prefix = keyedEmergencyPrefix(target, key);
-    const id = emergencyIntentId(target, key, request.command);
-    if (rememberedIntents(state).some((intent) => intent.startsWith(prefix) && intent !== id)) {
+    const mark = keyedEmergencyMark(emergencyIntentId(target, key, request.command)) ?? '';
+    const keyPart = mark.slice(0, KEYED_MARK_KEY_LENGTH);
+    if (rememberedKeyMarks(state).some((other) => other.startsWith(keyPart) && other !== mark)) {
       throw new BadRequestError(`idempotency key "${key}" was already used for another command on ${target}; send this command with a new key`, 409);
     }
   }

@@ -27,14 +27,13 @@ export const couplingIntentId = (target: string, ensureAtLeast: number, cause: s
 /**
  * An emergency command's intent for one target: its own, or with an idempotency key the same
  * id each time the key is sent with the same command, so a retried command is recognised as the
- * first one. The id is the key's part (`keyedEmergencyPrefix`) then the command's: the same key
- * with another command shares the first part only, which is how it is told apart and refused.
+ * first one. A keyed id is `e-`, 32 hex of the target and key, then 8 hex of the command: the
+ * same key with another command shares the first part only, which is how it is told apart and
+ * refused (domain/intent.ts keyedEmergencyMark reads that layout).
  */
 export const emergencyIntentId = (target: string, idempotencyKey?: string, command?: unknown): string =>
   idempotencyKey === undefined
     ? `e-${randomUUID()}`
-    : `${keyedEmergencyPrefix(target, idempotencyKey)}${createHash('sha256').update(JSON.stringify(command ?? null)).digest('hex').slice(0, 8)}`;
+    : `e-${sha256Hex([target, idempotencyKey].join('\n')).slice(0, 32)}${sha256Hex(JSON.stringify(command ?? null)).slice(0, 8)}`;
 
-/** The part of a keyed emergency intent's id that the target and the key alone decide. */
-export const keyedEmergencyPrefix = (target: string, idempotencyKey: string): string =>
-  `e-${createHash('sha256').update([target, idempotencyKey].join('\n')).digest('hex').slice(0, 32)}`;
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -62,5 +62,21 @@ export const intentSchema = z.strictObject({
 });
 
 export type Intent = z.infer<typeof intentSchema>;
+
+/** A keyed emergency intent's id (app/intentIds.ts): `e-`, 32 hex of target and key, 8 hex of the command. */
+const KEYED_EMERGENCY_ID = /^e-([0-9a-f]{32})([0-9a-f]{8})$/;
+
+/**
+ * What a target's state keeps of a keyed emergency command once its answer is gone
+ * (`emergencyKeys`): 10 hex of the key's part and 6 of the command's, so that a retry is known
+ * and a reused key told apart. Undefined for any other intent: only a key can be retried.
+ */
+export const keyedEmergencyMark = (intentId: string): string | undefined => {
+  const match = KEYED_EMERGENCY_ID.exec(intentId);
+  return match?.[1] && match[2] ? `${match[1].slice(0, 10)}${match[2].slice(0, 6)}` : undefined;
+};
+
+/** The part of a keyed mark that the target and the key decide: a reused key shares it. */
+export const KEYED_MARK_KEY_LENGTH = 10;
 export type AlertObservation = z.infer<typeof alertObservationSchema>;
 export type EmergencyCommand = z.infer<typeof emergencyCommandSchema>;

@@ -1,4 +1,5 @@
 import * as z from './zod.ts';
+import { keyedEmergencyMark } from './intent.ts';
 import { metricSignalSchema } from './metrics.ts';
 
 /**
@@ -6,7 +7,7 @@ import { metricSignalSchema } from './metrics.ts';
  * 12 alerts, vetoes take at most 10: a storm of per-GPU vetoes leaves room for the alerts that
  * scale, which act once the vetoes resolve instead of when Alertmanager repeats them.
  */
-export const STATE_LIMITS = { alerts: 12, vetoAlerts: 10, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, outbox: 4, readings: 8, message: 160 } as const;
+export const STATE_LIMITS = { alerts: 12, vetoAlerts: 10, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, emergencyKeys: 32, outbox: 4, readings: 8, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -140,6 +141,12 @@ export const targetStateSchema = z.strictObject({
    * retried with its idempotency key is recognised, and answered the same, long after.
    */
   emergencies: z.optional(z.array(historyEntrySchema).check(z.maxLength(STATE_LIMITS.emergencies))),
+  /**
+   * The last keyed operator commands, by their marks (intent.ts keyedEmergencyMark): a retry
+   * with its idempotency key acts no more, and a key reused for another command is refused,
+   * long after the command's answer left `emergencies`.
+   */
+  emergencyKeys: z.optional(z.array(z.string()).check(z.maxLength(STATE_LIMITS.emergencyKeys))),
   /** The tick's last reading of each metric rule: a rule still in force between ticks. */
   readings: z.optional(z.array(z.extend(metricSignalSchema, { at: isoSchema })).check(z.maxLength(STATE_LIMITS.readings))),
 });
@@ -189,7 +196,7 @@ const shortenTexts = (state: TargetState): TargetState => ({
 
 /**
  * Trims a state document until it fits a Standard parameter, oldest first: history, then
- * tombstones, then remembered intents (keeping the last four), then the alerts seen longest
+ * tombstones, then remembered intents and keyed commands (keeping the last four), then the alerts seen longest
  * ago that are not vetoes (and the target is then treated as vetoed), then messages cut to
  * their first words, then emergency answers but the last, then the last metric readings. The
  * caps make this rare; long alert names and ids make it possible. The pending action, the
@@ -204,6 +211,7 @@ export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): Targe
     if (next.history.length > 1) next = { ...next, history: next.history.slice(1) };
     else if (next.tombstones?.length) next = { ...next, tombstones: next.tombstones.slice(1) };
     else if (next.recentIntents.length > 4) next = { ...next, recentIntents: next.recentIntents.slice(1) };
+    else if ((next.emergencyKeys?.length ?? 0) > 4) next = { ...next, emergencyKeys: next.emergencyKeys?.slice(1) ?? [] };
     else if (droppable >= 0) next = { ...next, alerts: next.alerts.filter((_, i) => i !== droppable), alertsTruncated: true };
     else if (!texts) [next, texts] = [shortenTexts(next), true];
     else if ((next.emergencies?.length ?? 0) > 1) next = { ...next, emergencies: next.emergencies?.slice(-1) ?? [] };
@@ -212,6 +220,15 @@ export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): Targe
     else break;
   }
   return next;
+};
+
+/**
+ * Whether a target's state remembers deciding an intent: among the recent intents, the
+ * operator commands' answers, or (a keyed command) the keyed commands' marks.
+ */
+export const remembersIntent = (state: TargetState, intentId: string): boolean => {
+  const mark = keyedEmergencyMark(intentId);
+  return state.recentIntents.includes(intentId) || state.emergencies?.some((e) => e.intent === intentId) === true || (mark !== undefined && state.emergencyKeys?.includes(mark) === true);
 };
 
 /** Keeps the newest `limit` items of a list that grows at its end. */

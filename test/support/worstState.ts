@@ -37,6 +37,7 @@ export const fullestState = (sizes: StateSizes): TargetState => {
     pending: { to: 100_000, from: 100_000, emergency: true, pin: true, audit },
     outbox: Array.from({ length: STATE_LIMITS.outbox }, () => audit),
     emergencies: Array.from({ length: STATE_LIMITS.emergencies }, () => entry),
+    emergencyKeys: Array.from({ length: STATE_LIMITS.emergencyKeys }, (_, i) => i.toString(16).padStart(16, 'f')),
     readings: Array.from({ length: STATE_LIMITS.readings }, () => ({ rule: id('q'), value: -1.2345678901234567e-300, breaching: true, idle: true, error: 'e'.repeat(200), at })),
   };
 };

@@ -44,6 +44,7 @@ describe('Function: compactState', () => {
     expect(compacted.history).toHaveLength(1);
     expect(compacted.emergencies).toHaveLength(1);
     expect(compacted.recentIntents).toHaveLength(4);
+    expect(compacted.emergencyKeys).toHaveLength(4);
     expect(documentBytes(compacted)).toBeLessThan(documentBytes(state));
   });
 });

@@ -4,7 +4,7 @@ import { gpuDemand, nodesFor } from '../gpu.ts';
 import type { EmergencyCommand, Intent } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
-import { initialState, STATE_LIMITS, type TargetState } from '../state.ts';
+import { initialState, remembersIntent, STATE_LIMITS, type TargetState } from '../state.ts';
 import { choose } from './choose.ts';
 import { type Candidate, type Context, type DecideInput, iso, ms, type Proposal } from './context.ts';
 import { applyLimits } from './limits.ts';
@@ -81,7 +81,7 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const done = { ...priorState, desired: observed ?? recorded };
     return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
   }
-  if (priorState.recentIntents.includes(intent.id) || priorState.emergencies?.some((e) => e.intent === intent.id)) {
+  if (remembersIntent(priorState, intent.id)) {
     // Act no more: a redelivery must never scale twice. Alertmanager re-sends a firing alert
     // with the same id (its repeat_interval): what it says is still news, the alert is seen now.
     // A pause (or pin) ends on a decision of its own, which releases a pinned HPA: not here.

@@ -1,5 +1,5 @@
 import type { Decision, Verdict } from '../decision.ts';
-import type { Intent } from '../intent.ts';
+import { type Intent, keyedEmergencyMark } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import { type AuditRecord, compactState, keepLast, STATE_LIMITS, type TargetState } from '../state.ts';
 import { type Context, iso, type Proposal } from './context.ts';
@@ -80,6 +80,10 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
   const answer = state.history.at(-1);
   if (intent.source === 'emergency' && answer?.intent === intent.id) {
     state = { ...state, emergencies: keepLast([...(state.emergencies ?? []), answer], STATE_LIMITS.emergencies) };
+  }
+  const mark = intent.source === 'emergency' ? keyedEmergencyMark(intent.id) : undefined;
+  if (mark && !state.emergencyKeys?.includes(mark)) {
+    state = { ...state, emergencyKeys: keepLast([...(state.emergencyKeys ?? []), mark], STATE_LIMITS.emergencyKeys) };
   }
   state = settleWindow(state, p.to);
   return {
