@@ -1,7 +1,7 @@
-import { type EmergencyCommand, emergencyCommandSchema, type Intent, KEYED_MARK_KEY_LENGTH, keyedEmergencyMark } from '../domain/intent.ts';
+import { type EmergencyCommand, emergencyCommandSchema, type Intent, otherCommandWithKey } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { targetById } from '../domain/policyLookups.ts';
-import { type HistoryEntry, remembersIntent, type TargetState } from '../domain/state.ts';
+import { type HistoryEntry, rememberedIntents, remembersIntent, type TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
@@ -98,30 +98,18 @@ const answerIn = (state: TargetState | undefined, intent: string): { decision?: 
   return remembersIntent(state, intent) ? {} : undefined;
 };
 
-/** The keyed commands a target's state remembers, by their marks: answered, recent, under way, and older. */
-const rememberedKeyMarks = (state: TargetState): string[] =>
-  [
-    ...state.recentIntents,
-    ...(state.emergencies ?? []).map((e) => e.intent),
-    ...state.history.map((h) => h.intent),
-    ...(state.pending ? [state.pending.audit.intent] : []),
-  ]
-    .flatMap((id) => keyedEmergencyMark(id) ?? [])
-    .concat(state.emergencyKeys ?? []);
-
 /**
  * An idempotency key names one command: sent again with another (`set` 5, then `set` 8), it is
  * refused with 409 rather than answered with the first command's outcome as if it were this one.
  */
 const refuseReusedKey = (request: EmergencyRequest, key: string, states: ReadonlyMap<string, TargetState>): void => {
   for (const [target, state] of states) {
-    const mark = keyedEmergencyMark(emergencyIntentId(target, key, request.command)) ?? '';
-    const keyPart = mark.slice(0, KEYED_MARK_KEY_LENGTH);
-    if (rememberedKeyMarks(state).some((other) => other.startsWith(keyPart) && other !== mark)) {
-      throw new BadRequestError(`idempotency key "${key}" was already used for another command on ${target}; send this command with a new key`, 409);
-    }
+    if (otherCommandWithKey(emergencyIntentId(target, key, request.command), rememberedIntents(state))) throw reusedKey(key, target);
   }
 };
+
+const reusedKey = (key: string, target: string): BadRequestError =>
+  new BadRequestError(`idempotency key "${key}" was already used for another command on ${target}; send this command with a new key`, 409);
 
 /**
  * Runs a runbook emergency procedure through the same queue as everything else (one writer
@@ -158,6 +146,8 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
     if (pending.size === 0 || Date.now() >= deadline) break;
     await deps.sleep(deps.pollMs);
   }
+  const refused = outcomes.filter((o) => o.decision?.code === 'IdempotencyKeyReused').map((o) => o.target);
+  if (refused.length > 0 && request.idempotencyKey !== undefined) throw reusedKey(request.idempotencyKey, refused.join(', '));
   if (pending.size === 0) return outcomes;
   const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
   for (const intent of pending.values()) {

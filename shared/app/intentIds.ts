@@ -27,13 +27,14 @@ export const couplingIntentId = (target: string, ensureAtLeast: number, cause: s
 /**
  * An emergency command's intent for one target: its own, or with an idempotency key the same
  * id each time the key is sent with the same command, so a retried command is recognised as the
- * first one. A keyed id is `e-`, 32 hex of the target and key, then 8 hex of the command: the
+ * first one. A keyed id is `ek-`, 32 hex of the target and key, then 8 hex of the command: the
  * same key with another command shares the first part only, which is how it is told apart and
- * refused (domain/intent.ts keyedEmergencyMark reads that layout).
+ * refused (domain/intent.ts keyedEmergencyMark reads that layout). The tag is not the `e-` of
+ * the ids an earlier version gave keyed commands, which named the key alone.
  */
 export const emergencyIntentId = (target: string, idempotencyKey?: string, command?: unknown): string =>
   idempotencyKey === undefined
     ? `e-${randomUUID()}`
-    : `e-${sha256Hex([target, idempotencyKey].join('\n')).slice(0, 32)}${sha256Hex(JSON.stringify(command ?? null)).slice(0, 8)}`;
+    : `ek-${sha256Hex([target, idempotencyKey].join('\n')).slice(0, 32)}${sha256Hex(JSON.stringify(command ?? null)).slice(0, 8)}`;
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -63,8 +63,8 @@ export const intentSchema = z.strictObject({
 
 export type Intent = z.infer<typeof intentSchema>;
 
-/** A keyed emergency intent's id (app/intentIds.ts): `e-`, 32 hex of target and key, 8 hex of the command. */
-const KEYED_EMERGENCY_ID = /^e-([0-9a-f]{32})([0-9a-f]{8})$/;
+/** A keyed emergency intent's id (app/intentIds.ts): `ek-`, 32 hex of target and key, 8 hex of the command. */
+const KEYED_EMERGENCY_ID = /^ek-([0-9a-f]{32})([0-9a-f]{8})$/;
 
 /**
  * What a target's state keeps of a keyed emergency command once its answer is gone
@@ -78,5 +78,17 @@ export const keyedEmergencyMark = (intentId: string): string | undefined => {
 
 /** The part of a keyed mark that the target and the key decide: a reused key shares it. */
 export const KEYED_MARK_KEY_LENGTH = 10;
+
+/**
+ * The keyed command a target's state remembers under the same key as `intentId` but another
+ * command, by its mark: the same key was used for another command. Read from the intents it
+ * remembers (answered, recent, under way) and the keyed commands' marks.
+ */
+export const otherCommandWithKey = (intentId: string, remembered: { ids: readonly string[]; marks: readonly string[] }): string | undefined => {
+  const mark = keyedEmergencyMark(intentId);
+  if (mark === undefined) return undefined;
+  const keyPart = mark.slice(0, KEYED_MARK_KEY_LENGTH);
+  return [...remembered.ids.flatMap((id) => keyedEmergencyMark(id) ?? []), ...remembered.marks].find((other) => other.startsWith(keyPart) && other !== mark);
+};
 export type AlertObservation = z.infer<typeof alertObservationSchema>;
 export type EmergencyCommand = z.infer<typeof emergencyCommandSchema>;

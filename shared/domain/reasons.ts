@@ -29,6 +29,7 @@ export const REASON_CODES = [
   'PauseExpired',
   'Resumed',
   'Duplicate',
+  'IdempotencyKeyReused',
   'StaleAlert',
   'AlertExpired',
   'AlertsTruncated',

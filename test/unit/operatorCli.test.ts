@@ -243,7 +243,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
 
       // Assess
       expect(code).toBe(1);
-      expect(stdout).toMatch(/^api NOT DECIDED: intent e-[0-9a-f]{40} still queued when the wait ended; it waits behind intent a-[0-9a-f]{40} \(alert, 3 -> \d+, recorded [^)]+\), whose scaling call did not finish: the worker retries it first, then this command; see status \(a command sent with --idempotency-key can be sent again: it acts once\)$/m);
+      expect(stdout).toMatch(/^api NOT DECIDED: intent ek-[0-9a-f]{40} still queued when the wait ended; it waits behind intent a-[0-9a-f]{40} \(alert, 3 -> \d+, recorded [^)]+\), whose scaling call did not finish: the worker retries it first, then this command; see status \(a command sent with --idempotency-key can be sent again: it acts once\)$/m);
     });
 
     it('evaluateNow prints every target\'s real outcome, holds included', async () => {

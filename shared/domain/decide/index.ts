@@ -1,10 +1,10 @@
 import type { Decision } from '../decision.ts';
 import { formatDuration } from '../duration.ts';
 import { gpuDemand, nodesFor } from '../gpu.ts';
-import type { EmergencyCommand, Intent } from '../intent.ts';
+import { type EmergencyCommand, type Intent, otherCommandWithKey } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
-import { initialState, remembersIntent, STATE_LIMITS, type TargetState } from '../state.ts';
+import { initialState, rememberedIntents, remembersIntent, STATE_LIMITS, type TargetState } from '../state.ts';
 import { choose } from './choose.ts';
 import { type Candidate, type Context, type DecideInput, iso, ms, type Proposal } from './context.ts';
 import { applyLimits } from './limits.ts';
@@ -88,6 +88,14 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const refreshed = { ...readIntoState(target, priorState, intent, nowMs, []), ...(priorState.pause ? { pause: priorState.pause } : {}) };
     const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
     return { ...decision, state: { ...decision.state, history: priorState.history } };
+  }
+  const otherCommand = otherCommandWithKey(intent.id, rememberedIntents(priorState));
+  if (otherCommand !== undefined) {
+    // Refused, and not remembered as a use of the key: the command it names stays the one.
+    const refusal = reason('IdempotencyKeyReused', `idempotency key already used on ${target.id} for another command (mark ${otherCommand}); not done`);
+    const decision = record(bare, priorState, intent, recorded, { ...stay(recorded), held: true }, { leading: [refusal], observed: [], ...extra }, priorState);
+    const { emergencyKeys: _k, recentIntents: _r, ...rest } = decision.state;
+    return { ...decision, state: { ...rest, recentIntents: priorState.recentIntents, ...(priorState.emergencyKeys ? { emergencyKeys: priorState.emergencyKeys } : {}) } };
   }
   const old = tooOld(target, intent, nowMs);
   if (old) {
