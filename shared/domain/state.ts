@@ -7,7 +7,7 @@ import { metricSignalSchema } from './metrics.ts';
  * 12 alerts, vetoes take at most 10: a storm of per-GPU vetoes leaves room for the alerts that
  * scale, which act once the vetoes resolve instead of when Alertmanager repeats them.
  */
-export const STATE_LIMITS = { alerts: 12, vetoAlerts: 10, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, emergencyKeys: 32, outbox: 4, readings: 8, message: 160 } as const;
+export const STATE_LIMITS = { alerts: 12, vetoAlerts: 10, droppedVetoes: 8, tombstones: 8, recentIntents: 16, history: 5, emergencies: 4, emergencyKeys: 32, outbox: 4, readings: 8, message: 160 } as const;
 
 const isoSchema = z.iso.datetime({ offset: true });
 
@@ -116,6 +116,11 @@ export const targetStateSchema = z.strictObject({
   alerts: z.array(activeAlertSchema).check(z.maxLength(STATE_LIMITS.alerts)),
   /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
   alertsTruncated: z.optional(z.literal(true)),
+  /**
+   * The veto alerts dropped to fit, by fingerprint and when last seen: the target stays
+   * vetoed (`alertsTruncated`) until each is seen resolved or not re-sent for `alertTtl`.
+   */
+  droppedVetoes: z.optional(z.array(z.strictObject({ fingerprint: z.string(), seenAt: isoSchema })).check(z.maxLength(STATE_LIMITS.droppedVetoes))),
   tombstones: z.optional(z.array(tombstoneSchema).check(z.maxLength(STATE_LIMITS.tombstones))),
   pause: z.optional(pauseSchema),
   /** Id of the schedule window in force at the last decision, to see entering a new one. */

@@ -438,7 +438,15 @@ describe('Function: decide — sources that used to conflict', () => {
     const withQueue = decideIn(policy, tooManyVetoes.state, { intent: alertIntent('worker-llm', [llmQueue], now) }, now);
     expect(withQueue.state.alerts.map((a) => a.alertname)).toContain('LLMQueueBuildup');
     expect(withQueue.state.alertsTruncated).toBe(true);
-    expect(decideIn(policy, { ...tooManyVetoes.state, alerts: tooManyVetoes.state.alerts.slice(1) }, { intent: alertIntent('worker-llm', [llmQueue], now) }, now).state.alertsTruncated).toBeUndefined();
+    // The three dropped vetoes are remembered: the hold stays while any of them may still fire,
+    // however many of the kept ones resolve, and ends when each is seen resolved
+    expect(tooManyVetoes.state.droppedVetoes?.map((d) => d.fingerprint)).toEqual(vetoes.slice(0, 3).map((v) => v.fingerprint));
+    const keptResolved = decideIn(policy, tooManyVetoes.state, { intent: alertIntent('worker-llm', vetoes.slice(3).map((v) => ({ ...v, status: 'resolved' as const })), now) }, now);
+    expect(keptResolved.state.alerts).toEqual([]);
+    expect(keptResolved.state.alertsTruncated).toBe(true);
+    const droppedResolved = decideIn(policy, keptResolved.state, { intent: alertIntent('worker-llm', vetoes.slice(0, 3).map((v) => ({ ...v, status: 'resolved' as const })), now) }, now);
+    expect(droppedResolved.state.alertsTruncated).toBeUndefined();
+    expect(droppedResolved.state.droppedVetoes).toBeUndefined();
   });
 
   it('does not revive a resolved alert from a late copy of its firing notice', () => {

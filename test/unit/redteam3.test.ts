@@ -109,7 +109,7 @@ describe('red team 3 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 1. idempotency keys
 
-  // BUG (emergency.ts refuseReusedKey, check-then-act): the 409 is decided from the state the
+  // Fixed (the worker refuses too: IdempotencyKeyReused). Was (emergency.ts refuseReusedKey, check-then-act): the 409 is decided from the state the
   // request reads before it queues, and the worker (decide/index.ts) never compares an intent's
   // key prefix with the ones it remembers. Two requests with the same key and different
   // commands that overlap (an operator's retry with a corrected command while the first is still
@@ -131,7 +131,7 @@ describe('red team 3 (npm start HTTP API)', () => {
     expect({ statuses: replies.map((r) => r.status).sort(), emergencyActions: emergencyCodes(app).length }).toEqual({ statuses: [200, 409], emergencyActions: 1 });
   });
 
-  // BUG (intentIds.ts keyedEmergencyPrefix + emergency.ts refuseReusedKey): yesterday's keyed id
+  // Fixed (keyed ids are tagged ek-). Was (intentIds.ts + emergency.ts refuseReusedKey): yesterday's keyed id
   // was `e-` + 40 hex of sha256(target, key); today's prefix is the first 32 of those same hex
   // digits, so every keyed intent a state document remembers from before the upgrade "starts
   // with the prefix" and differs from today's id. An operator retrying, right after the deploy
@@ -191,7 +191,7 @@ describe('red team 3 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 2. veto slots
 
-  // BUG (decide/observe.ts keepAlerts): with 10 vetoes in their slots, the other alerts get the
+  // Fixed (the other alerts are kept by urgency, then recency). Was (decide/observe.ts keepAlerts): with 10 vetoes in their slots, the other alerts get the
   // 2 slots left by recency (seenAt) alone, whatever their priority, and dropping one sets no
   // flag. A P1 LLMQueueBuildup seen before two P3 scale-down alerts (LLMGPUIdle, LLMLowLatency)
   // is pushed out silently; the scale-down it would have blocked ("a lower priority never undoes
@@ -221,7 +221,7 @@ describe('red team 3 (npm start HTTP API)', () => {
     expect(await p1Sequence(9)).toEqual({ p1Kept: true, desired: 5 });
   });
 
-  // BUG (decide/observe.ts readIntoState, `stillTruncated`): alertsTruncated is cleared as soon
+  // Fixed (dropped vetoes are remembered: droppedVetoes). Was (decide/observe.ts readIntoState, `stillTruncated`): alertsTruncated is cleared as soon
   // as fewer than 10 vetoes are KEPT, not when the veto that was dropped is known to have
   // resolved. A veto of another alertname (so another Alertmanager group, group_by alertname +
   // target: not re-sent with the VRAM group's notifications, only at repeat_interval) seen first

@@ -14,6 +14,7 @@ describe('Function: compactState', () => {
       alerts: fullest.alerts.map((a, i) => (i < 2 ? a : { ...a, veto: undefined })),
       outbox: fullest.outbox?.slice(0, 1),
       readings: undefined,
+      droppedVetoes: undefined,
     });
 
     // Act

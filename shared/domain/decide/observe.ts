@@ -1,6 +1,7 @@
 import { formatDuration } from '../duration.ts';
 import { gpuDemand, nodesFor } from '../gpu.ts';
 import type { AlertObservation, Intent } from '../intent.ts';
+import { rankOfPriority } from '../precedence.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow, type Occurrence } from '../schedule.ts';
@@ -52,22 +53,31 @@ const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
   return veto ? { ...rest, veto: true } : rest;
 };
 
+/** The most urgent priority among an alert's rules for the target: P0 first; an unknown rule last. */
+const urgency = (alert: ActiveAlert, target: ResolvedTarget): number =>
+  Math.max(0, ...alert.rules.map((id) => {
+    const rule = target.rules.get(id);
+    return rule ? rankOfPriority(rule.priority) : 0;
+  }));
+
 /**
- * Keeps what fits: the vetoes seen most recently (10 at most), then the other alerts seen most
- * recently. An alert dropped here is one whose rules are known; only a dropped veto could leave
- * the target unvetoed by mistake, so only then is it treated as vetoed (fail safe) until the
- * vetoes have room again.
+ * Keeps what fits: the vetoes seen most recently (10 at most), then the other alerts, the most
+ * urgent first (P0 before P3) and among equals those seen most recently, so that a burst of
+ * P3 scale-downs never pushes out a firing P1. Returns the vetoes it had to drop: the target
+ * is treated as vetoed (fail safe) until each of them is seen resolved or expires.
  */
-const keepAlerts = (live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; truncated: boolean } => {
+const keepAlerts = (target: ResolvedTarget, live: ActiveAlert[], notes: Reason[]): { alerts: ActiveAlert[]; droppedVetoes: ActiveAlert[] } => {
   const bySeen = (a: ActiveAlert, b: ActiveAlert) => ms(a.seenAt) - ms(b.seenAt);
   const allVetoes = live.filter((a) => a.veto).sort(bySeen);
-  if (live.length <= STATE_LIMITS.alerts && allVetoes.length <= STATE_LIMITS.vetoAlerts) return { alerts: live, truncated: false };
+  if (live.length <= STATE_LIMITS.alerts && allVetoes.length <= STATE_LIMITS.vetoAlerts) return { alerts: live, droppedVetoes: [] };
   const vetoes = keepLast(allVetoes, STATE_LIMITS.vetoAlerts);
-  const others = live.filter((a) => !a.veto).sort(bySeen);
-  const kept = [...vetoes, ...keepLast(others, STATE_LIMITS.alerts - vetoes.length)];
-  const vetoDropped = vetoes.length < allVetoes.length;
-  notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts, vetoes first${vetoDropped ? '; vetoes had to go too, so scale-ups are blocked until there is room' : ''}`));
-  return { alerts: kept, truncated: vetoDropped };
+  const others = live.filter((a) => !a.veto);
+  const room = STATE_LIMITS.alerts - vetoes.length;
+  const keptOthers = new Set([...others].sort((a, b) => urgency(b, target) - urgency(a, target) || -bySeen(a, b)).slice(0, room));
+  const kept = [...vetoes, ...others.filter((a) => keptOthers.has(a)).sort(bySeen)];
+  const droppedVetoes = allVetoes.slice(0, allVetoes.length - vetoes.length);
+  notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts, vetoes first, then the most urgent${droppedVetoes.length ? '; vetoes had to go too, so scale-ups are blocked until each is seen resolved' : ''}`));
+  return { alerts: kept, droppedVetoes };
 };
 
 /** Merges the intent's alerts (seen when they were sent), expires old ones, and ends an expired pause. */
@@ -84,8 +94,18 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
     if (since(now, alert.seenAt) <= ttl) live.push(markVeto(alert, target));
     else notes.push(reason('AlertExpired', `${alert.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
   }
-  const { alerts, truncated } = keepAlerts(live, notes);
-  const stillTruncated = truncated || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
+  const { alerts, droppedVetoes: dropping } = keepAlerts(target, live, notes);
+  // A dropped veto is forgotten when it resolves, fires again (then it is one of `live`), or expires.
+  const resolved = new Set(intent.alerts.filter((obs) => obs.status === 'resolved').map((obs) => obs.fingerprint));
+  const stillDropped = (prior.droppedVetoes ?? []).filter((d) => !resolved.has(d.fingerprint) && !book.alerts.has(d.fingerprint) && since(now, d.seenAt) <= ttl);
+  const droppedVetoes = keepLast(
+    [...stillDropped, ...dropping.map((a) => ({ fingerprint: a.fingerprint, seenAt: a.seenAt }))].sort((a, b) => ms(a.seenAt) - ms(b.seenAt)),
+    STATE_LIMITS.droppedVetoes,
+  );
+  // More dropped vetoes than the state remembers: held until the kept vetoes leave room (the older rule).
+  const forgotten = droppedVetoes.length < stillDropped.length + dropping.length;
+  const stillTruncated =
+    droppedVetoes.length > 0 || forgotten || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
   const tombstones = keepLast([...book.tombstones.values()].filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
   let pause = prior.pause;
   if (pause && ms(pause.until) <= now) {
@@ -94,12 +114,13 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
   }
   // A tick's readings replace the last ones; they stay in force until the next tick's.
   const readings = intent.metrics ? intent.metrics.slice(0, STATE_LIMITS.readings).map((signal) => ({ ...signal, at: sentAt })) : prior.readings;
-  const { pause: _p, alertsTruncated: _t, tombstones: _s, readings: _r, ...rest } = prior;
+  const { pause: _p, alertsTruncated: _t, droppedVetoes: _d, tombstones: _s, readings: _r, ...rest } = prior;
   return {
     ...rest,
     ...(readings?.length ? { readings } : {}),
     alerts,
     ...(stillTruncated ? { alertsTruncated: true as const } : {}),
+    ...(droppedVetoes.length ? { droppedVetoes } : {}),
     ...(tombstones.length ? { tombstones } : {}),
     ...(pause ? { pause } : {}),
   };
