@@ -69,7 +69,8 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (values.json) out.json({ outcomes });
   else {
     for (const o of outcomes) {
-      if (o.status !== 'applied') {
+      if (o.status === 'refused') out.line(`${out.paint('bold', o.target)} ${out.paint('red', 'REFUSED')}: its idempotency key was already used for another command on it; the other targets' outcomes stand`);
+      else if (o.status !== 'applied') {
         const behind = typeof o.waitingBehind === 'string' ? `; it waits behind ${o.waitingBehind}` : '';
         out.line(`${out.paint('bold', o.target)} ${out.paint('red', 'NOT DECIDED')}: intent ${o.intent} still queued when the wait ended${behind}; see status (a command sent with --idempotency-key can be sent again: it acts once)`);
       }

@@ -4,7 +4,8 @@ import type { Intent } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { isShadow } from '../domain/policyLookups.ts';
 import { type ResolvedTarget, resolvePolicy } from '../domain/resolve.ts';
-import { compactState, STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
+import { type ActiveAlert, compactState, STATE_LIMITS, type TargetState, targetStateSchema } from '../domain/state.ts';
+import { alertUrgency } from '../domain/decide/observe.ts';
 import type { WorkloadHealth } from '../domain/decide/index.ts';
 import type { ClusterHealth, Clock, EventSink, IntentQueue, NodeGroupScaler, StateStore, WorkloadScaler } from '../ports.ts';
 import { gpuViewFor, stateIdsFor } from './gpuView.ts';
@@ -95,12 +96,12 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
   if (decision.verdict === 'scale' && !shadow) {
     const pending = { to: decision.to, from: decision.from, emergency: decision.emergency, ...(decision.hpa ? { pin: decision.hpa === 'pin' } : {}), audit: auditRecordOf(decision) };
     // Compacted again with the pending record, which the decision's own compaction did not see.
-    await deps.store.put(compactState({ ...next, pending }));
+    await deps.store.put(compactState({ ...next, pending }, alertUrgency(target)));
     await scaleTo(target, decision, deps);
-    await deps.store.put(await publish(decision, next, deps));
+    await deps.store.put(await publish(decision, next, deps, alertUrgency(target)));
     return decision;
   }
-  const published = await publish(decision, next, deps);
+  const published = await publish(decision, next, deps, alertUrgency(target));
   if (changes(prior, published)) await deps.store.put(published);
   return decision;
 };
@@ -109,7 +110,7 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
  * Publishes a decision's audit events; those that cannot be sent stay in the state's outbox
  * for the next delivery. An action already taken is never undone or repeated for its event.
  */
-const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps): Promise<TargetState> => {
+const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps, urgency: (alert: ActiveAlert) => number): Promise<TargetState> => {
   const events = eventsOf(decision);
   if (events.length === 0) return next;
   try {
@@ -117,6 +118,6 @@ const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps):
     return next;
   } catch {
     const unsent = [...(decision.verdict !== 'none' ? [auditRecordOf(decision)] : []), ...decision.outbox];
-    return compactState({ ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) });
+    return compactState({ ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) }, urgency);
   }
 };

@@ -48,8 +48,12 @@ export type EmergencyRequest = z.infer<typeof emergencyRequestSchema>;
 export interface EmergencyOutcome {
   target: string;
   intent: string;
-  /** `applied`: the worker decided it (see `decision`); `timeout`: still queued when the wait ended. */
-  status: 'applied' | 'timeout';
+  /**
+   * `applied`: the worker decided it (see `decision`); `timeout`: still queued when the wait
+   * ended; `refused`: the worker refused it, its idempotency key taken by another command that
+   * raced ahead (a request refused on every target answers 409 instead).
+   */
+  status: 'applied' | 'timeout' | 'refused';
   decision?: HistoryEntry;
   /** With `timeout`, what the command waits behind when the state shows it: an action whose call did not finish. */
   waitingBehind?: string;
@@ -146,8 +150,11 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
     if (pending.size === 0 || Date.now() >= deadline) break;
     await deps.sleep(deps.pollMs);
   }
-  const refused = outcomes.filter((o) => o.decision?.code === 'IdempotencyKeyReused').map((o) => o.target);
-  if (refused.length > 0 && request.idempotencyKey !== undefined) throw reusedKey(request.idempotencyKey, refused.join(', '));
+  const refused = outcomes.filter((o) => o.decision?.code === 'IdempotencyKeyReused');
+  // Refused everywhere: nothing acted, so the caller may send it again with a new key. Where
+  // other targets acted, the answer says which were refused instead (a new key would act again).
+  if (request.idempotencyKey !== undefined && refused.length > 0 && refused.length === intents.length) throw reusedKey(request.idempotencyKey, refused.map((o) => o.target).join(', '));
+  for (const o of refused) o.status = 'refused';
   if (pending.size === 0) return outcomes;
   const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
   for (const intent of pending.values()) {

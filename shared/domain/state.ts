@@ -117,10 +117,15 @@ export const targetStateSchema = z.strictObject({
   /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
   alertsTruncated: z.optional(z.literal(true)),
   /**
-   * The veto alerts dropped to fit, by fingerprint and when last seen: the target stays
-   * vetoed (`alertsTruncated`) until each is seen resolved or not re-sent for `alertTtl`.
+   * The veto alerts dropped to fit, by fingerprint, since when they fire and when last seen:
+   * the target stays vetoed (`alertsTruncated`) until each is seen resolved (by a notice no
+   * older than its firing) or not re-sent for `alertTtl`.
    */
-  droppedVetoes: z.optional(z.array(z.strictObject({ fingerprint: z.string(), seenAt: isoSchema })).check(z.maxLength(STATE_LIMITS.droppedVetoes))),
+  droppedVetoes: z.optional(
+    z.array(z.strictObject({ fingerprint: z.string(), startsAt: isoSchema, seenAt: isoSchema })).check(z.maxLength(STATE_LIMITS.droppedVetoes)),
+  ),
+  /** More vetoes were dropped than `droppedVetoes` holds: the target stays vetoed until then (their last notice + `alertTtl`). */
+  vetoesForgottenUntil: z.optional(isoSchema),
   tombstones: z.optional(z.array(tombstoneSchema).check(z.maxLength(STATE_LIMITS.tombstones))),
   pause: z.optional(pauseSchema),
   /** Id of the schedule window in force at the last decision, to see entering a new one. */
@@ -200,32 +205,38 @@ const shortenTexts = (state: TargetState): TargetState => ({
 });
 
 /**
- * Trims a state document until it fits a Standard parameter, oldest first: history, then
- * tombstones, then remembered intents and keyed commands (keeping the last four), then the alerts seen longest
- * ago that are not vetoes (and the target is then treated as vetoed), then messages cut to
- * their first words, then emergency answers but the last, then the last metric readings. The
- * caps make this rare; long alert names and ids make it possible. The pending action, the
- * outbox, vetoes and the pause are never dropped: a document that still does not fit goes to
- * the advanced tier (8 KB; SsmStateStore writes with Intelligent-Tiering).
+ * Trims a state document until it fits a Standard parameter, what costs least first: history,
+ * tombstones, remembered intents (keeping the last four), messages cut to their first words,
+ * emergency answers but the last, the last metric readings (the next tick reads them again),
+ * keyed commands' marks (keeping the last four), then the alerts that are not vetoes, least
+ * `urgent` first (a firing P1 outlasts a P3; the target is then treated as vetoed). The caps
+ * make this rare; long alert names and ids make it possible. The pending action, the outbox,
+ * vetoes, dropped vetoes and the pause are never dropped: a document that still does not fit
+ * goes to the advanced tier (8 KB; SsmStateStore writes with Intelligent-Tiering).
  */
-export const compactState = (state: TargetState, limit = MAX_STATE_BYTES): TargetState => {
+export const compactState = (state: TargetState, urgency: (alert: ActiveAlert) => number = () => 0, limit = MAX_STATE_BYTES): TargetState => {
   let next = state;
   let texts = false;
   while (byteLength(next) >= limit) {
-    const droppable = next.alerts.findIndex((a) => !a.veto);
     if (next.history.length > 1) next = { ...next, history: next.history.slice(1) };
     else if (next.tombstones?.length) next = { ...next, tombstones: next.tombstones.slice(1) };
     else if (next.recentIntents.length > 4) next = { ...next, recentIntents: next.recentIntents.slice(1) };
-    else if ((next.emergencyKeys?.length ?? 0) > 4) next = { ...next, emergencyKeys: next.emergencyKeys?.slice(1) ?? [] };
-    else if (droppable >= 0) next = { ...next, alerts: next.alerts.filter((_, i) => i !== droppable), alertsTruncated: true };
     else if (!texts) [next, texts] = [shortenTexts(next), true];
     else if ((next.emergencies?.length ?? 0) > 1) next = { ...next, emergencies: next.emergencies?.slice(-1) ?? [] };
-    // The last metric readings only spare a re-read: the next tick brings them again.
     else if (next.readings?.length) next = { ...next, readings: undefined };
-    else break;
+    else if ((next.emergencyKeys?.length ?? 0) > 4) next = { ...next, emergencyKeys: next.emergencyKeys?.slice(1) ?? [] };
+    else {
+      const droppable = leastUrgent(next.alerts, urgency);
+      if (droppable === undefined) break;
+      next = { ...next, alerts: next.alerts.filter((a) => a !== droppable), alertsTruncated: true };
+    }
   }
   return next;
 };
+
+/** The alert that is not a veto and matters least: the least urgent, and of those the one seen longest ago. */
+const leastUrgent = (alerts: readonly ActiveAlert[], urgency: (alert: ActiveAlert) => number): ActiveAlert | undefined =>
+  alerts.filter((a) => !a.veto).reduce<ActiveAlert | undefined>((least, a) => (least === undefined || urgency(a) < urgency(least) || (urgency(a) === urgency(least) && a.seenAt < least.seenAt) ? a : least), undefined);
 
 /**
  * Whether a target's state remembers deciding an intent: among the recent intents, the

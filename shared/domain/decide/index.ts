@@ -81,6 +81,15 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const done = { ...priorState, desired: observed ?? recorded };
     return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
   }
+  const otherCommand = otherCommandWithKey(intent.id, rememberedIntents(priorState));
+  if (otherCommand !== undefined) {
+    // Refused (again, when redelivered), and never remembered as a use of the key: the command
+    // it names stays the one that acted, and its retries are answered as such.
+    const refusal = reason('IdempotencyKeyReused', `idempotency key already used on ${target.id} for another command (mark ${otherCommand}); not done`);
+    const decision = record(bare, priorState, intent, recorded, { ...stay(recorded), held: true }, { leading: [refusal], observed: [], ...extra }, priorState);
+    const { emergencyKeys: _k, recentIntents: _r, ...rest } = decision.state;
+    return { ...decision, state: { ...rest, recentIntents: priorState.recentIntents, ...(priorState.emergencyKeys ? { emergencyKeys: priorState.emergencyKeys } : {}) } };
+  }
   if (remembersIntent(priorState, intent.id)) {
     // Act no more: a redelivery must never scale twice. Alertmanager re-sends a firing alert
     // with the same id (its repeat_interval): what it says is still news, the alert is seen now.
@@ -88,14 +97,6 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const refreshed = { ...readIntoState(target, priorState, intent, nowMs, []), ...(priorState.pause ? { pause: priorState.pause } : {}) };
     const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
     return { ...decision, state: { ...decision.state, history: priorState.history } };
-  }
-  const otherCommand = otherCommandWithKey(intent.id, rememberedIntents(priorState));
-  if (otherCommand !== undefined) {
-    // Refused, and not remembered as a use of the key: the command it names stays the one.
-    const refusal = reason('IdempotencyKeyReused', `idempotency key already used on ${target.id} for another command (mark ${otherCommand}); not done`);
-    const decision = record(bare, priorState, intent, recorded, { ...stay(recorded), held: true }, { leading: [refusal], observed: [], ...extra }, priorState);
-    const { emergencyKeys: _k, recentIntents: _r, ...rest } = decision.state;
-    return { ...decision, state: { ...rest, recentIntents: priorState.recentIntents, ...(priorState.emergencyKeys ? { emergencyKeys: priorState.emergencyKeys } : {}) } };
   }
   const old = tooOld(target, intent, nowMs);
   if (old) {

@@ -26,8 +26,10 @@ const veto: LimitStep = (p, ctx, up) => {
     const v = alert.rules.map((id) => ctx.target.vetoes.get(id)).find((x) => x?.blocks === blocks);
     if (v) return hold(ctx, reason('VetoedByAlert', `scale-${blocks} by ${p.rule ?? p.source} blocked: ${alert.alertname} is firing (veto ${v.id})`));
   }
-  if (up && ctx.state.alertsTruncated) {
-    return hold(ctx, reason('AlertsTruncatedVeto', `scale-up by ${p.rule ?? p.source} blocked: some active alerts could not be kept, so a veto may be firing unseen`));
+  // A veto that had to be dropped may block either way: downs hold too where a veto of the
+  // target blocks them.
+  if (ctx.state.alertsTruncated && (up || [...ctx.target.vetoes.values()].some((v) => v.blocks === 'down'))) {
+    return hold(ctx, reason('AlertsTruncatedVeto', `scale-${blocks} by ${p.rule ?? p.source} blocked: some active alerts could not be kept, so a veto may be firing unseen`));
   }
   return undefined;
 };

@@ -53,12 +53,14 @@ const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
   return veto ? { ...rest, veto: true } : rest;
 };
 
-/** The most urgent priority among an alert's rules for the target: P0 first; an unknown rule last. */
-const urgency = (alert: ActiveAlert, target: ResolvedTarget): number =>
-  Math.max(0, ...alert.rules.map((id) => {
-    const rule = target.rules.get(id);
-    return rule ? rankOfPriority(rule.priority) : 0;
-  }));
+/** How urgent an alert is for the target: its most urgent rule's rank (P0 highest); an unknown rule 0. */
+export const alertUrgency =
+  (target: ResolvedTarget) =>
+  (alert: ActiveAlert): number =>
+    Math.max(0, ...alert.rules.map((id) => {
+      const rule = target.rules.get(id);
+      return rule ? rankOfPriority(rule.priority) : 0;
+    }));
 
 /**
  * Keeps what fits: the vetoes seen most recently (10 at most), then the other alerts, the most
@@ -73,7 +75,8 @@ const keepAlerts = (target: ResolvedTarget, live: ActiveAlert[], notes: Reason[]
   const vetoes = keepLast(allVetoes, STATE_LIMITS.vetoAlerts);
   const others = live.filter((a) => !a.veto);
   const room = STATE_LIMITS.alerts - vetoes.length;
-  const keptOthers = new Set([...others].sort((a, b) => urgency(b, target) - urgency(a, target) || -bySeen(a, b)).slice(0, room));
+  const urgency = alertUrgency(target);
+  const keptOthers = new Set([...others].sort((a, b) => urgency(b) - urgency(a) || -bySeen(a, b)).slice(0, room));
   const kept = [...vetoes, ...others.filter((a) => keptOthers.has(a)).sort(bySeen)];
   const droppedVetoes = allVetoes.slice(0, allVetoes.length - vetoes.length);
   notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts, vetoes first, then the most urgent${droppedVetoes.length ? '; vetoes had to go too, so scale-ups are blocked until each is seen resolved' : ''}`));
@@ -95,17 +98,21 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
     else notes.push(reason('AlertExpired', `${alert.alertname} not re-sent for ${formatDuration(ttl)}; treated as resolved`));
   }
   const { alerts, droppedVetoes: dropping } = keepAlerts(target, live, notes);
-  // A dropped veto is forgotten when it resolves, fires again (then it is one of `live`), or expires.
-  const resolved = new Set(intent.alerts.filter((obs) => obs.status === 'resolved').map((obs) => obs.fingerprint));
-  const stillDropped = (prior.droppedVetoes ?? []).filter((d) => !resolved.has(d.fingerprint) && !book.alerts.has(d.fingerprint) && since(now, d.seenAt) <= ttl);
-  const droppedVetoes = keepLast(
-    [...stillDropped, ...dropping.map((a) => ({ fingerprint: a.fingerprint, seenAt: a.seenAt }))].sort((a, b) => ms(a.seenAt) - ms(b.seenAt)),
-    STATE_LIMITS.droppedVetoes,
-  );
-  // More dropped vetoes than the state remembers: held until the kept vetoes leave room (the older rule).
-  const forgotten = droppedVetoes.length < stillDropped.length + dropping.length;
+  // A dropped veto is forgotten when it resolves (a notice no older than its firing), fires
+  // again (then it is one of `live`), or expires.
+  const resolvedSince = new Map(intent.alerts.filter((obs) => obs.status === 'resolved').map((obs) => [obs.fingerprint, ms(obs.startsAt)]));
+  const resolves = (d: { fingerprint: string; startsAt: string }) => (resolvedSince.get(d.fingerprint) ?? Number.NEGATIVE_INFINITY) >= ms(d.startsAt);
+  const stillDropped = (prior.droppedVetoes ?? []).filter((d) => !resolves(d) && !book.alerts.has(d.fingerprint) && since(now, d.seenAt) <= ttl);
+  const allDropped = [...stillDropped, ...dropping.map((a) => ({ fingerprint: a.fingerprint, startsAt: a.startsAt, seenAt: a.seenAt }))].sort((a, b) => ms(a.seenAt) - ms(b.seenAt));
+  const droppedVetoes = keepLast(allDropped, STATE_LIMITS.droppedVetoes);
+  // Vetoes past what the state remembers hold the target until they would have expired.
+  const forgotten = allDropped.slice(0, allDropped.length - droppedVetoes.length);
+  const forgottenUntil = [prior.vetoesForgottenUntil, ...forgotten.map((d) => iso(ms(d.seenAt) + ttl * 1000))]
+    .filter((at): at is string => at !== undefined && ms(at) > now)
+    .sort()
+    .at(-1);
   const stillTruncated =
-    droppedVetoes.length > 0 || forgotten || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
+    droppedVetoes.length > 0 || forgottenUntil !== undefined || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
   const tombstones = keepLast([...book.tombstones.values()].filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
   let pause = prior.pause;
   if (pause && ms(pause.until) <= now) {
@@ -114,13 +121,14 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
   }
   // A tick's readings replace the last ones; they stay in force until the next tick's.
   const readings = intent.metrics ? intent.metrics.slice(0, STATE_LIMITS.readings).map((signal) => ({ ...signal, at: sentAt })) : prior.readings;
-  const { pause: _p, alertsTruncated: _t, droppedVetoes: _d, tombstones: _s, readings: _r, ...rest } = prior;
+  const { pause: _p, alertsTruncated: _t, droppedVetoes: _d, vetoesForgottenUntil: _f, tombstones: _s, readings: _r, ...rest } = prior;
   return {
     ...rest,
     ...(readings?.length ? { readings } : {}),
     alerts,
     ...(stillTruncated ? { alertsTruncated: true as const } : {}),
     ...(droppedVetoes.length ? { droppedVetoes } : {}),
+    ...(forgottenUntil ? { vetoesForgottenUntil: forgottenUntil } : {}),
     ...(tombstones.length ? { tombstones } : {}),
     ...(pause ? { pause } : {}),
   };

@@ -3,6 +3,7 @@ import { type Intent, keyedEmergencyMark } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import { type AuditRecord, compactState, keepLast, STATE_LIMITS, type TargetState } from '../state.ts';
 import { type Context, iso, type Proposal } from './context.ts';
+import { alertUrgency } from './observe.ts';
 
 // Recording: the decision with its cause, what limited it and every reason, and the state
 // document the worker writes after acting.
@@ -100,7 +101,7 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
     ...(p.rule ? { rule: p.rule } : {}),
     fingerprints: [...new Set([...p.fingerprints, ...intent.alerts.map((a) => a.fingerprint)])],
     emergency: intent.source === 'emergency',
-    state: compactState(state),
+    state: compactState(state, alertUrgency(ctx.target)),
     followUps: p.followUps,
     ...(extra.hpa ? { hpa: extra.hpa } : {}),
     ...(extra.actor ? { actor: extra.actor } : {}),
