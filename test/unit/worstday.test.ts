@@ -6,29 +6,12 @@ import type { Policy } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import type { StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
+import { type Outcome, postOk, postRaw, type Reply, type ReplyBody, ticksFor as everyMinute, type TargetView, targetView } from '../support/localHttp.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 // Red team: a user's worst day, through `npm start`'s HTTP API only (webhook, emergency, tick, status).
 
 const shipped = loadPolicyFile('policy.yaml');
-
-interface TargetView {
-  id: string;
-  desired: number | null;
-  live: number | null;
-  pause: { until: string } | null;
-  lastDecisions: { code: string; cause?: string; from: number; to: number; intent: string }[];
-}
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  text: string;
-}
-interface Outcome {
-  target: string;
-  status: string;
-  decision?: { verdict?: string; to?: number; from?: number; code?: string };
-}
 
 /** A store whose next `put` (or next put of one target) throws once. */
 const flakyStore = () => {
@@ -61,39 +44,15 @@ describe('worst day', () => {
     url = await scaler.listen(0);
     return scaler;
   };
-  const raw = async (path: string, body: unknown = {}): Promise<Reply> => {
-    const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await response.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      parsed = {};
-    }
-    return { status: response.status, body: parsed, text };
-  };
-  const post = async (path: string, body: unknown = {}) => {
-    const r = await raw(path, body);
-    expect(r.status, `${path} ${JSON.stringify(body).slice(0, 200)} -> ${r.text.slice(0, 400)}`).toBe(200);
-    return r.body;
-  };
-  const outcomes = (body: Record<string, unknown>) => body.outcomes as Outcome[];
+  const raw = (path: string, body: unknown = {}): Promise<Reply> => postRaw(url, path, body);
+  const post = (path: string, body: unknown = {}): Promise<ReplyBody> => postOk(url, path, body);
+  const outcomes = (body: ReplyBody): Outcome[] => body.outcomes ?? [];
   const tickAt = async (local: string) => {
     clock.advance((Date.parse(local) - clock.now().getTime()) / 1000);
     await post('/tick');
   };
-  const ticksFor = async (minutes: number) => {
-    for (let m = 0; m < minutes; m += 1) {
-      clock.advance(60);
-      await post('/tick');
-    }
-  };
-  const status = async (id: string): Promise<TargetView> => {
-    const body = (await (await fetch(`${url}/status`)).json()) as { targets: TargetView[] };
-    const view = body.targets.find((t) => t.id === id);
-    if (!view) throw new Error(`no ${id} in /status`);
-    return view;
-  };
+  const ticksFor = (minutes: number): Promise<void> => everyMinute(url, clock, minutes);
+  const status = (id: string): Promise<TargetView> => targetView(url, id);
   const alerts = (list: { alertname: string; service?: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved' }[]) =>
     webhookPayload(list.map((a) => ({
       alertname: a.alertname,
