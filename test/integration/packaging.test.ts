@@ -228,10 +228,10 @@ const SIZE_CEILINGS: Record<string, { ceiling: number; target: number }> = {
   // the worker's Kubernetes client and prom-client are chunks loaded on first use). What is
   // ours: zod/mini 32-39 KiB, Powertools Logger and Metrics 33 KiB, our code 10-40 KiB.
   'alertmanager-webhook': { ceiling: 1.32, target: 1.15 }, // 1.29x: 354 KiB on 274 KiB of SQS and SSM
-  emergency: { ceiling: 1.34, target: 1.15 }, // 1.31x: 361 KiB on 275 KiB
-  'scaling-worker': { ceiling: 1.41, target: 1.5 }, // 1.38x: 479 KiB on 346 KiB (the decision engine); @kubernetes/client-node is in a chunk of its own
-  'schedule-tick': { ceiling: 1.43, target: 1.15 }, // 1.40x: 411 KiB on 293 KiB; prom-client sums the counters after the intents are queued
-  status: { ceiling: 1.45, target: 1.15 }, // 1.42x: 416 KiB on 292 KiB (explain reads the metric rules as the tick does); prom-client only for GET /metrics
+  emergency: { ceiling: 1.35, target: 1.15 }, // 1.32x: 362 KiB on 275 KiB
+  'scaling-worker': { ceiling: 1.42, target: 1.5 }, // 1.39x: 482 KiB on 346 KiB (the decision engine); @kubernetes/client-node is in a chunk of its own
+  'schedule-tick': { ceiling: 1.46, target: 1.15 }, // 1.42x: 416 KiB on 293 KiB; prom-client sums the counters after the intents are queued
+  status: { ceiling: 1.48, target: 1.15 }, // 1.44x: 421 KiB on 292 KiB (explain reads the metric rules as the tick does); prom-client only for GET /metrics
 };
 
 // --- The package ------------------------------------------------------------------------
