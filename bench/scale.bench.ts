@@ -298,12 +298,12 @@ export const benchScale = async (): Promise<BenchRow[]> => {
  */
 const stateRows = (): BenchRow[] =>
   [
-    { label: 'busy target, 30-character ids (2 vetoes, 1 unsent event)', sizes: TYPICAL_LONG, busy: true },
+    { label: 'busy target, 30-character ids (2 vetoes, 1 unsent event, 4 keyed commands)', sizes: TYPICAL_LONG, busy: true },
     { label: 'busy target, longest ids and fingerprints', sizes: LONGEST, busy: true },
-    { label: 'fullest the schemas allow (12 vetoes, 8 dropped vetoes, 8 failing readings, 4 unsent events)', sizes: LONGEST, busy: false },
+    { label: 'fullest the schemas allow (12 vetoes, 8 dropped vetoes, 8 failing readings, 4 unsent events, 32 keyed commands)', sizes: LONGEST, busy: false },
   ].map(({ label, sizes, busy }) => {
     const fullest = fullestState(sizes);
-    const state = busy ? { ...fullest, alerts: fullest.alerts.map((a, i) => (i < 2 ? a : { ...a, veto: undefined })), outbox: fullest.outbox?.slice(0, 1), readings: undefined, droppedVetoes: undefined } : fullest;
+    const state = busy ? { ...fullest, alerts: fullest.alerts.map((a, i) => (i < 2 ? a : { ...a, veto: undefined })), outbox: fullest.outbox?.slice(0, 1), readings: undefined, droppedVetoes: undefined, emergencyKeys: fullest.emergencyKeys?.slice(-4) } : fullest;
     const bytes = documentBytes(compactState(targetStateSchema.parse(state)));
     return { name: `state document: ${label}`, value: `${bytes} bytes`, ratio: bytes / MAX_STATE_BYTES, floor: `SSM Standard's ${MAX_STATE_BYTES} (${documentBytes(state)} before compactState)` };
   });

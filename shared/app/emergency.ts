@@ -107,8 +107,12 @@ const answerIn = (state: TargetState | undefined, intent: string): { decision?: 
  * refused with 409 rather than answered with the first command's outcome as if it were this one.
  */
 const refuseReusedKey = (request: EmergencyRequest, key: string, states: ReadonlyMap<string, TargetState>): void => {
-  for (const [target, state] of states) {
-    if (otherCommandWithKey(emergencyIntentId(target, key, request.command), rememberedIntents(state))) throw reusedKey(key, target);
+  const intents = [...states].map(([target, state]) => ({ target, state, id: emergencyIntentId(target, key, request.command) }));
+  // A retry of a request that some targets already decided: each answers as it did (a target
+  // that refused it stays refused), rather than the whole request being refused now.
+  if (intents.some(({ state, id }) => remembersIntent(state, id))) return;
+  for (const { target, state, id } of intents) {
+    if (otherCommandWithKey(id, rememberedIntents(state))) throw reusedKey(key, target);
   }
 };
 

@@ -208,11 +208,12 @@ const shortenTexts = (state: TargetState): TargetState => ({
  * Trims a state document until it fits a Standard parameter, what costs least first: history,
  * tombstones, remembered intents (keeping the last four), messages cut to their first words,
  * emergency answers but the last, the last metric readings (the next tick reads them again),
- * keyed commands' marks (keeping the last four), then the alerts that are not vetoes, least
- * `urgent` first (a firing P1 outlasts a P3; the target is then treated as vetoed). The caps
- * make this rare; long alert names and ids make it possible. The pending action, the outbox,
- * vetoes, dropped vetoes and the pause are never dropped: a document that still does not fit
- * goes to the advanced tier (8 KB; SsmStateStore writes with Intelligent-Tiering).
+ * then the alerts that are not vetoes, least `urgent` first (a firing P1 outlasts a P3; the
+ * target is then treated as vetoed). The caps make this rare; long alert names and ids make it
+ * possible. The pending action, the outbox, vetoes, dropped vetoes, the pause and the keyed
+ * commands' marks (16 bytes each: a retry they no longer recognised would act again) are never
+ * dropped: a document that still does not fit goes to the advanced tier (8 KB; SsmStateStore
+ * writes with Intelligent-Tiering).
  */
 export const compactState = (state: TargetState, urgency: (alert: ActiveAlert) => number = () => 0, limit = MAX_STATE_BYTES): TargetState => {
   let next = state;
@@ -224,7 +225,6 @@ export const compactState = (state: TargetState, urgency: (alert: ActiveAlert) =
     else if (!texts) [next, texts] = [shortenTexts(next), true];
     else if ((next.emergencies?.length ?? 0) > 1) next = { ...next, emergencies: next.emergencies?.slice(-1) ?? [] };
     else if (next.readings?.length) next = { ...next, readings: undefined };
-    else if ((next.emergencyKeys?.length ?? 0) > 4) next = { ...next, emergencyKeys: next.emergencyKeys?.slice(1) ?? [] };
     else {
       const droppable = leastUrgent(next.alerts, urgency);
       if (droppable === undefined) break;

@@ -62,7 +62,7 @@ describe('red team 5 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 1. activeWork ranked least urgent
 
-  // BUG (domain/decide/observe.ts alertUrgency: an alert whose rules are not alert rules of the
+  // Fixed (active work ranks above P0). Was (domain/decide/observe.ts alertUrgency: an alert whose rules are not alert rules of the
   // target, such as the `activeWork` pseudo-rule (policyLookups ACTIVE_WORK), ranks 0, BELOW P3;
   // keepAlerts keeps "the other alerts" most urgent first, and compactState's leastUrgent drops the
   // least urgent first). The activeWork alert is what holds a scale-down while pods still have work
@@ -101,7 +101,7 @@ describe('red team 5 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 2. retry of a partly refused command
 
-  // BUG (app/emergency.ts emergency() -> refuseReusedKey, line ~111: the pre-check refuses a request
+  // Fixed (a retry some targets decided is answered, refusals kept). Was (app/emergency.ts emergency() -> refuseReusedKey, line ~111: the pre-check refuses a request
   // if ANY target remembers another command under its key). The red team 4 fix answers a multi-target
   // command refused on some targets with 200 and marks those `refused` (a new key "would act again").
   // But that 200 cannot be retried: the operator's (or CLI's) retry of the SAME request with the SAME
@@ -142,7 +142,7 @@ describe('red team 5 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 3. keyed retry under size pressure
 
-  // BUG (domain/state.ts compactState: `emergencyKeys` are trimmed to the last FOUR before any
+  // Fixed (marks are never dropped). Was (domain/state.ts compactState: `emergencyKeys` are trimmed to the last FOUR before any
   // non-veto alert is dropped; record.ts and applyIntent.ts publish() compact after adding a mark
   // and the unsent audit records). A busy GPU target (10 kept + 8 dropped VRAM vetoes, a P1 and a
   // P3 alert) while the event bus is failing (EventBridge throttled or down during the same
@@ -190,7 +190,7 @@ describe('red team 5 (npm start HTTP API)', () => {
 
   // ------------------------------------------------------------------ 4. downs held with nothing dropped
 
-  // BUG (domain/decide/observe.ts readIntoState, `stillTruncated`'s third clause
+  // Fixed (only dropped or forgotten vetoes hold). Was (domain/decide/observe.ts readIntoState, `stillTruncated`'s third clause
   // `prior.alertsTruncated && kept vetoes >= 10`, combined with limits.ts now holding DOWNS while
   // alertsTruncated on a target with a down-blocking veto). 11 VRAM vetoes (block UP) fire: one is
   // dropped and remembered in droppedVetoes. It is then seen resolved, so droppedVetoes is empty and

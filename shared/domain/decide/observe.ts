@@ -2,6 +2,7 @@ import { formatDuration } from '../duration.ts';
 import { gpuDemand, nodesFor } from '../gpu.ts';
 import type { AlertObservation, Intent } from '../intent.ts';
 import { rankOfPriority } from '../precedence.ts';
+import { ACTIVE_WORK } from '../policyLookups.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow, type Occurrence } from '../schedule.ts';
@@ -53,11 +54,15 @@ const markVeto = (alert: ActiveAlert, target: ResolvedTarget): ActiveAlert => {
   return veto ? { ...rest, veto: true } : rest;
 };
 
-/** How urgent an alert is for the target: its most urgent rule's rank (P0 highest); an unknown rule 0. */
+/** Above any rule's rank: an `activeWork` alert holds scale-downs, and is the last to go. */
+const ACTIVE_WORK_URGENCY = rankOfPriority('P0') + 1;
+
+/** How urgent an alert is for the target: its most urgent rule's rank (P0 highest), active work above all; an unknown rule 0. */
 export const alertUrgency =
   (target: ResolvedTarget) =>
   (alert: ActiveAlert): number =>
     Math.max(0, ...alert.rules.map((id) => {
+      if (id === ACTIVE_WORK) return ACTIVE_WORK_URGENCY;
       const rule = target.rules.get(id);
       return rule ? rankOfPriority(rule.priority) : 0;
     }));
@@ -111,8 +116,7 @@ export const readIntoState = (target: ResolvedTarget, prior: TargetState, intent
     .filter((at): at is string => at !== undefined && ms(at) > now)
     .sort()
     .at(-1);
-  const stillTruncated =
-    droppedVetoes.length > 0 || forgottenUntil !== undefined || (prior.alertsTruncated === true && alerts.filter((a) => a.veto).length >= STATE_LIMITS.vetoAlerts);
+  const stillTruncated = droppedVetoes.length > 0 || forgottenUntil !== undefined;
   const tombstones = keepLast([...book.tombstones.values()].filter((t) => since(now, t.resolvedAt) <= ttl), STATE_LIMITS.tombstones);
   let pause = prior.pause;
   if (pause && ms(pause.until) <= now) {
