@@ -50,12 +50,16 @@ export class DeploymentScaler {
   public async current(target: DeploymentTarget): Promise<number> {
     const { apps, autoscaling } = await this.access.clients(clusterOf(this.policy, target));
     // Together: both stand between the message and the scaling call (the time-to-action bench).
-    const [scale] = await Promise.all([
+    // Both settle before either failure is told, and the scale read's first: the same error
+    // whichever answer came back first (a Role missing both says the scale read is refused).
+    const [scale, hpa] = await Promise.allSettled([
       callKubernetes(scaleCall(target, 'get'), () => apps.readNamespacedDeploymentScale({ name: target.name, namespace: target.namespace })),
       refuseIfScaledByHpa(target, autoscaling),
     ]);
+    if (scale.status === 'rejected') throw scale.reason;
+    if (hpa.status === 'rejected') throw hpa.reason;
     // The API leaves out `replicas: 0` (omitempty): a missing count is zero.
-    return scale.spec?.replicas ?? 0;
+    return scale.value.spec?.replicas ?? 0;
   }
 
   /**
