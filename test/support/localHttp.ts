@@ -1,8 +1,10 @@
 import { expect } from 'vitest';
+import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
+import type { Policy } from '../../shared/domain/policy.ts';
 import type { TargetState } from '../../shared/domain/state.ts';
 import type { StateStore } from '../../shared/ports.ts';
-import type { ManualClock } from './clock.ts';
+import { ManualClock } from './clock.ts';
 
 // The `npm start` HTTP API as the tests that drive it through its public interface use it:
 // POST /webhook, /emergency and /tick; GET /status.
@@ -109,4 +111,40 @@ export const gatedStore = (inner = new MemoryStateStore()) => {
     },
   };
   return { store, inner, arm: (n: number) => (gate = { want: n, waiting: [] }), failNextPutWhere: (p: (s: TargetState) => boolean) => (failPut = p) };
+};
+
+/**
+ * One `npm start` server per test, on a ManualClock, and the calls the tests make to it:
+ * `start` (the shipped policy unless told), POSTs, a tick a minute, a target's /status;
+ * `close` in afterEach.
+ */
+export const localSession = (shipped: Policy) => {
+  let scaler: LocalAutoscaler | undefined;
+  let url = '';
+  let clock = new ManualClock('2026-01-01T00:00:00Z');
+  return {
+    get clock(): ManualClock {
+      return clock;
+    },
+    get url(): string {
+      return url;
+    },
+    get scaler(): LocalAutoscaler | undefined {
+      return scaler;
+    },
+    start: async (at: string, policy: Policy = shipped, store: StateStore = new MemoryStateStore(), print: (line: string) => void = () => undefined): Promise<LocalAutoscaler> => {
+      clock = new ManualClock(at);
+      scaler = new LocalAutoscaler({ policy, clock, store, print });
+      url = await scaler.listen(0);
+      return scaler;
+    },
+    raw: (path: string, body: unknown = {}): Promise<Reply> => postRaw(url, path, body),
+    post: (path: string, body: unknown = {}): Promise<ReplyBody> => postOk(url, path, body),
+    ticksFor: (minutes: number): Promise<void> => ticksFor(url, clock, minutes),
+    status: (id: string): Promise<TargetView> => targetView(url, id),
+    close: async (): Promise<void> => {
+      await scaler?.close();
+      scaler = undefined;
+    },
+  };
 };

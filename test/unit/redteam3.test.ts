@@ -1,13 +1,10 @@
 import '../support/awsClients.ts';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import type { StateStore } from '../../shared/ports.ts';
-import { ManualClock } from '../support/clock.ts';
-import { gatedStore, postOk, postRaw, type Reply, type ReplyBody, ticksFor as everyMinute, type TargetView, targetView } from '../support/localHttp.ts';
+import { gatedStore, localSession, type TargetView } from '../support/localHttp.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 // Red team 3: today's changes (emergency idempotency keys refused with 409, 10 veto slots of 12),
@@ -16,20 +13,8 @@ import { webhookPayload } from '../support/payloads.ts';
 const shipped = loadPolicyFile('policy.yaml');
 
 describe('red team 3 (npm start HTTP API)', () => {
-  let scaler: LocalAutoscaler | undefined;
-  let url = '';
-  let clock: ManualClock;
-
-  const start = async (at: string, policy: Policy = shipped, store: StateStore = new MemoryStateStore()) => {
-    clock = new ManualClock(at);
-    scaler = new LocalAutoscaler({ policy, clock, store, print: () => undefined });
-    url = await scaler.listen(0);
-    return scaler;
-  };
-  const raw = (path: string, body: unknown = {}): Promise<Reply> => postRaw(url, path, body);
-  const post = (path: string, body: unknown = {}): Promise<ReplyBody> => postOk(url, path, body);
-  const ticksFor = (minutes: number): Promise<void> => everyMinute(url, clock, minutes);
-  const status = (id: string): Promise<TargetView> => targetView(url, id);
+  const local = localSession(shipped);
+  const { start, raw, post, ticksFor, status } = local;
   type A = { alertname: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved'; startsAt?: string };
   const alerts = (list: A[]) => webhookPayload(list);
   const gpuVetoes = (n: number, status: 'firing' | 'resolved' = 'firing', from = 0): A[] =>
@@ -38,10 +23,7 @@ describe('red team 3 (npm start HTTP API)', () => {
   const body = (extra: Record<string, unknown>) => ({ reason: 'INC-1', actor: 'oncall', ...extra });
   const emergencyCodes = (view: TargetView) => view.lastDecisions.filter((d) => d.code.startsWith('Emergency'));
 
-  afterEach(async () => {
-    await scaler?.close();
-    scaler = undefined;
-  });
+  afterEach(() => local.close());
 
   // ------------------------------------------------------------------ 1. idempotency keys
 
@@ -139,10 +121,10 @@ describe('red team 3 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/emergency', body({ action: 'set', target: 'worker-llm', replicas: 5 }));
-    clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
+    local.clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
     await post('/webhook', alerts(gpuVetoes(vetoes)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([llm('LLMGPUIdle', 'llm-idle'), llm('LLMLowLatency', 'llm-lowlat')]));
     await ticksFor(1);
     const view = await status('worker-llm');
@@ -176,14 +158,14 @@ describe('red team 3 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00', policy);
     await post('/tick');
     await post('/webhook', alerts([{ alertname: 'GPUTempHigh', fingerprint: 'temp' }]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(gpuVetoes(10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
     expect((await status('worker-llm')).desired).toBe(2);
-    clock.advance(5 * 60);
+    local.clock.advance(5 * 60);
     // The VRAM group's next notification: nine still firing, one resolved.
     await post('/webhook', alerts([...gpuVetoes(9), ...gpuVetoes(1, 'resolved', 9)]));
-    clock.advance(5 * 60);
+    local.clock.advance(5 * 60);
     await post('/webhook', alerts(gpuVetoes(9, 'resolved')));
     await ticksFor(2);
     const view = await status('worker-llm');
@@ -197,12 +179,12 @@ describe('red team 3 (npm start HTTP API)', () => {
     await post('/webhook', alerts(gpuVetoes(11)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
     for (let firing = 10; firing >= 1; firing -= 1) {
-      clock.advance(5 * 60);
+      local.clock.advance(5 * 60);
       await post('/webhook', alerts([...gpuVetoes(firing), ...gpuVetoes(1, 'resolved', firing)]));
       await ticksFor(1);
       expect((await status('worker-llm')).desired, `${firing} firing`).toBe(2);
     }
-    clock.advance(5 * 60);
+    local.clock.advance(5 * 60);
     await post('/webhook', alerts(gpuVetoes(1, 'resolved')));
     await ticksFor(2);
     expect((await status('worker-llm')).desired).toBe(3);

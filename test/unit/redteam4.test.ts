@@ -1,13 +1,9 @@
 import '../support/awsClients.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
-import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import type { TargetState } from '../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import type { StateStore } from '../../shared/ports.ts';
-import { ManualClock } from '../support/clock.ts';
-import { gatedStore, postOk, postRaw, type Reply, type ReplyBody, ticksFor as everyMinute, type TargetView, targetView } from '../support/localHttp.ts';
+import { gatedStore, localSession } from '../support/localHttp.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 // Red team 4: keyed emergency commands (ek- ids, emergencyKeys marks, IdempotencyKeyReused at the
@@ -17,20 +13,8 @@ import { webhookPayload } from '../support/payloads.ts';
 const shipped = loadPolicyFile('policy.yaml');
 
 describe('red team 4 (npm start HTTP API)', () => {
-  let scaler: LocalAutoscaler | undefined;
-  let url = '';
-  let clock: ManualClock;
-
-  const start = async (at: string, policy: Policy = shipped, store: StateStore = new MemoryStateStore()) => {
-    clock = new ManualClock(at);
-    scaler = new LocalAutoscaler({ policy, clock, store, print: () => undefined });
-    url = await scaler.listen(0);
-    return scaler;
-  };
-  const raw = (path: string, body: unknown = {}): Promise<Reply> => postRaw(url, path, body);
-  const post = (path: string, body: unknown = {}): Promise<ReplyBody> => postOk(url, path, body);
-  const ticksFor = (minutes: number): Promise<void> => everyMinute(url, clock, minutes);
-  const status = (id: string): Promise<TargetView> => targetView(url, id);
+  const local = localSession(shipped);
+  const { start, raw, post, ticksFor, status } = local;
   type A = { alertname: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved'; startsAt?: string };
   const alerts = (list: A[]) => webhookPayload(list);
   const hex = (s: string) => Buffer.from(s).toString('hex').padStart(16, '0').slice(-16);
@@ -39,10 +23,7 @@ describe('red team 4 (npm start HTTP API)', () => {
   const llm = (alertname: string, fingerprint: string, status: 'firing' | 'resolved' = 'firing'): A => ({ alertname, labels: { service: 'worker-llm' }, fingerprint, status });
   const body = (extra: Record<string, unknown>) => ({ reason: 'INC-1', actor: 'oncall', ...extra });
 
-  afterEach(async () => {
-    await scaler?.close();
-    scaler = undefined;
-  });
+  afterEach(() => local.close());
 
   // ------------------------------------------------------------------ 1. dropped vetoes (safety)
 
@@ -63,11 +44,11 @@ describe('red team 4 (npm start HTTP API)', () => {
     await post('/tick');
     for (const node of nodes) {
       await post('/webhook', alerts(vram(node, 8)));
-      clock.advance(60);
+      local.clock.advance(60);
     }
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
     for (const node of [...nodes].reverse().slice(0, -1)) {
-      clock.advance(5 * 60);
+      local.clock.advance(5 * 60);
       await post('/webhook', alerts(vram(node, 8, 'resolved')));
     }
     await ticksFor(2);
@@ -98,9 +79,9 @@ describe('red team 4 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00', downVetoPolicy);
     await post('/tick');
     await post('/emergency', body({ action: 'set', target: 'worker-llm', replicas: 5 }));
-    clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
+    local.clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
     await post('/webhook', alerts([{ alertname: 'LLMBatchRunning', fingerprint: 'b47c4000b47c4000' }]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', vramVetoes)));
     await post('/webhook', alerts([llm('LLMQueueIdle', 'llmidle')]));
     await ticksFor(1);
@@ -128,16 +109,16 @@ describe('red team 4 (npm start HTTP API)', () => {
     await post('/tick');
     const z0 = (state: 'firing' | 'resolved', startsAt: string): A => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
     await post('/webhook', alerts([z0('firing', '2026-11-24T07:55:00.000Z')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([z0('resolved', '2026-11-24T07:55:00.000Z')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([z0('firing', '2026-11-24T08:01:30.000Z')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', others)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
-    clock.advance(6 * 60);
+    local.clock.advance(6 * 60);
     await post('/webhook', alerts([z0('resolved', '2026-11-24T07:55:00.000Z')])); // the old resolve, again
-    clock.advance(5 * 60);
+    local.clock.advance(5 * 60);
     await post('/webhook', alerts(vram('a', others, 'resolved')));
     await ticksFor(2);
     const view = await status('worker-llm');
@@ -167,15 +148,15 @@ describe('red team 4 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/emergency', body({ action: 'set', target: 'worker-llm', replicas: 5 }));
-    clock.advance(20 * 60);
+    local.clock.advance(20 * 60);
     await post('/webhook', alerts(vram('a', 8)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('b', 10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmqueuebuildup0')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([llm('LLMGPUIdle', 'llmgpuidle000000')]));
     for (let k = 0; k < commands; k += 1) {
-      clock.advance(60);
+      local.clock.advance(60);
       await post('/emergency', body({ action: 'evaluateNow', target: 'worker-llm', idempotencyKey: `INC-7-${k}` }));
     }
     await ticksFor(1);
@@ -215,7 +196,7 @@ describe('red team 4 (npm start HTTP API)', () => {
       raw('/emergency', body({ action: 'set', target: 'app', replicas: 8, idempotencyKey: 'INC-77' })),
     ]);
     expect(replies.map((r) => r.status)).toEqual([200, 409]);
-    clock.advance(400); // past the visibility timeout: the refused intent comes back
+    local.clock.advance(400); // past the visibility timeout: the refused intent comes back
     await post('/tick');
     const retry = await raw('/emergency', body({ action: 'set', target: 'app', replicas: 5, idempotencyKey: 'INC-77' }));
     expect({ status: retry.status, desired: (await status('app')).desired }).toEqual({ status: 200, desired: 5 });
@@ -255,14 +236,14 @@ describe('red team 4 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/webhook', alerts(vram('a', 8)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('b', 10)));
     await post('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'INC-100-double' }));
     for (let k = 1; k <= 25; k += 1) {
-      clock.advance(60);
+      local.clock.advance(60);
       await post('/emergency', body({ action: 'evaluateNow', all: true, idempotencyKey: `INC-100-eval-${k}` }));
     }
-    clock.advance(6 * 60);
+    local.clock.advance(6 * 60);
     const retry = await raw('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'INC-100-double' }));
     expect({ status: retry.status, desired: (await status('worker-llm')).desired }).toEqual({ status: 200, desired: 4 });
   });
@@ -274,7 +255,7 @@ describe('red team 4 (npm start HTTP API)', () => {
     await post('/tick');
     const first = await post('/emergency', body({ action: 'double', target: 'api', idempotencyKey: 'K-D' }));
     for (let k = 0; k < 20; k += 1) await post('/emergency', body({ action: 'evaluateNow', target: 'api', idempotencyKey: `K-E-${k}` }));
-    clock.advance(6 * 60);
+    local.clock.advance(6 * 60);
     const retry = await post('/emergency', body({ action: 'double', target: 'api', idempotencyKey: 'K-D' }));
     expect(retry.outcomes?.[0]?.intent).toBe(first.outcomes?.[0]?.intent);
     expect((await status('api')).desired).toBe(first.outcomes?.[0]?.decision?.to);
@@ -291,7 +272,7 @@ describe('red team 4 (npm start HTTP API)', () => {
       raw('/emergency', body({ action: 'set', target: 'app', replicas: 8, idempotencyKey: 'INC-78' })),
     ]);
     expect(replies.map((r) => r.status)).toEqual([200, 409]);
-    clock.advance(6 * 60);
+    local.clock.advance(6 * 60);
     const retry = await raw('/emergency', body({ action: 'set', target: 'app', replicas: 5, idempotencyKey: 'INC-78' }));
     expect({ status: retry.status, desired: (await status('app')).desired }).toEqual({ status: 200, desired: 5 });
     expect((await raw('/emergency', body({ action: 'set', target: 'app', replicas: 8, idempotencyKey: 'INC-78' }))).status).toBe(409);
@@ -309,14 +290,14 @@ describe('red team 4 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/webhook', alerts(vram('a', 1)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('b', 10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
-    clock.advance(5 * 60);
+    local.clock.advance(5 * 60);
     await post('/webhook', alerts(vram('b', 10, 'resolved')));
     await ticksFor(2);
     expect((await status('worker-llm')).desired).toBe(2);
-    clock.advance(4 * 3600);
+    local.clock.advance(4 * 3600);
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
     await ticksFor(1);
     expect((await status('worker-llm')).desired).toBe(3);

@@ -1,13 +1,10 @@
 import '../support/awsClients.ts';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { loadPolicyFile, parsePolicy } from '../../shared/policyFile.ts';
-import type { StateStore } from '../../shared/ports.ts';
-import { ManualClock } from '../support/clock.ts';
-import { gatedStore, postOk, postRaw, type Reply, type ReplyBody, ticksFor as everyMinute, type TargetView, targetView } from '../support/localHttp.ts';
+import { gatedStore, localSession } from '../support/localHttp.ts';
 import { webhookPayload } from '../support/payloads.ts';
 
 // Red team 5: the red team 4 fixes (urgency-ordered compaction, droppedVetoes with startsAt and
@@ -33,20 +30,8 @@ const downVetoPolicy: Policy = {
 };
 
 describe('red team 5 (npm start HTTP API)', () => {
-  let scaler: LocalAutoscaler | undefined;
-  let url = '';
-  let clock: ManualClock;
-
-  const start = async (at: string, policy: Policy = shipped, store: StateStore = new MemoryStateStore(), print: (line: string) => void = () => undefined) => {
-    clock = new ManualClock(at);
-    scaler = new LocalAutoscaler({ policy, clock, store, print });
-    url = await scaler.listen(0);
-    return scaler;
-  };
-  const raw = (path: string, body: unknown = {}): Promise<Reply> => postRaw(url, path, body);
-  const post = (path: string, body: unknown = {}): Promise<ReplyBody> => postOk(url, path, body);
-  const ticksFor = (minutes: number): Promise<void> => everyMinute(url, clock, minutes);
-  const status = (id: string): Promise<TargetView> => targetView(url, id);
+  const local = localSession(shipped);
+  const { start, raw, post, ticksFor, status } = local;
   type A = { alertname: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved'; startsAt?: string };
   const alerts = (list: A[]) => webhookPayload(list);
   const hex = (s: string) => Buffer.from(s).toString('hex').padStart(16, '0').slice(-16);
@@ -55,10 +40,7 @@ describe('red team 5 (npm start HTTP API)', () => {
   const llm = (alertname: string, fingerprint: string, status: 'firing' | 'resolved' = 'firing'): A => ({ alertname, labels: { service: 'worker-llm' }, fingerprint, status });
   const body = (extra: Record<string, unknown>) => ({ reason: 'INC-5', actor: 'oncall', ...extra });
 
-  afterEach(async () => {
-    await scaler?.close();
-    scaler = undefined;
-  });
+  afterEach(() => local.close());
 
   // ------------------------------------------------------------------ 1. activeWork ranked least urgent
 
@@ -79,12 +61,12 @@ describe('red team 5 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00', activeWorkPolicy);
     await post('/tick');
     await post('/emergency', body({ action: 'set', target: 'worker-llm', replicas: 5 }));
-    clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
+    local.clock.advance(20 * 60); // past scaleDownDelay (15m) and the rules' cooldown (10m)
     await post('/webhook', alerts([llm('LLMActiveBatches', 'ac71e0000000b47c')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', vramVetoes)));
     await post('/webhook', alerts([llm('LLMGPUIdle', 'llmgpuidle000000')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([llm('LLMQueueIdle', 'llmqueueidle0000')]));
     await ticksFor(1);
     const view = await status('worker-llm');
@@ -126,7 +108,7 @@ describe('red team 5 (npm start HTTP API)', () => {
     // The race as red team 4 showed it: the single-target set wins app, the double is refused there.
     expect({ single: single?.status, multi: multi?.status, firstStatuses }).toEqual({ single: 200, multi: 200, firstStatuses: { api: 'applied', app: 'refused' } });
     const apiAfterFirst = (await status('api')).desired;
-    clock.advance(60);
+    local.clock.advance(60);
     const retry = await raw('/emergency', body({ action: 'double', targets: ['api', 'app'], idempotencyKey: 'INC-9' }));
     expect({ status: retry.status, api: (await status('api')).desired }, retry.text).toEqual({ status: 200, api: apiAfterFirst });
   });
@@ -164,18 +146,18 @@ describe('red team 5 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00', shipped, new MemoryStateStore(), print);
     await post('/tick');
     await post('/webhook', alerts(vram('a', 8)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('b', 10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmqueuebuildup0')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([llm('LLMGPUIdle', 'llmgpuidle000000')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'INC-500-double' }));
     for (let k = 1; k <= 5; k += 1) {
-      clock.advance(60);
+      local.clock.advance(60);
       await post('/emergency', body({ action: 'evaluateNow', target: 'worker-llm', idempotencyKey: `INC-500-eval-${k}` }));
     }
-    clock.advance(2 * 60);
+    local.clock.advance(2 * 60);
     const retry = await raw('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'INC-500-double' }));
     return { status: retry.status, desired: (await status('worker-llm')).desired };
   };
@@ -205,13 +187,13 @@ describe('red team 5 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00', downVetoPolicy);
     await post('/tick');
     await post('/emergency', body({ action: 'set', target: 'worker-llm', replicas: 5 }));
-    clock.advance(20 * 60);
+    local.clock.advance(20 * 60);
     await post('/webhook', alerts(vram('a', 1)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 10, 'firing', 1)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 1, 'resolved'))); // the dropped one (gpu 0) resolves
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 10, 'firing', 1))); // the other ten are re-sent: still firing
     await post('/webhook', alerts([llm('LLMQueueIdle', 'llmqueueidle0000')]));
     await ticksFor(1);
@@ -226,12 +208,12 @@ describe('red team 5 (npm start HTTP API)', () => {
     await post('/tick');
     const z0 = (state: 'firing' | 'resolved', startsAt: string): A => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
     await post('/webhook', alerts([z0('firing', '2026-11-24T07:55:00.000Z')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts([z0('resolved', '2026-11-24T09:55:00+02:00')])); // the same instant
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 10, 'resolved')));
     await ticksFor(2);
     expect((await status('worker-llm')).desired).toBe(3);
@@ -241,10 +223,10 @@ describe('red team 5 (npm start HTTP API)', () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
     await post('/webhook', alerts(vram('a', 8)));
-    clock.advance(60);
+    local.clock.advance(60);
     await post('/webhook', alerts(vram('b', 10)));
     const first = await post('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'K-1' }));
-    clock.advance(60);
+    local.clock.advance(60);
     const retry = await raw('/emergency', body({ action: 'double', target: 'worker-llm', idempotencyKey: 'K-1' }));
     const other = await raw('/emergency', body({ action: 'scaleToMin', target: 'worker-llm', idempotencyKey: 'K-1' }));
     expect({ retry: retry.status, intent: retry.body.outcomes?.[0]?.intent, other: other.status, desired: (await status('worker-llm')).desired }).toEqual({
