@@ -1,7 +1,7 @@
 import { type EmergencyCommand, emergencyCommandSchema, type Intent, otherCommandWithKey } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
 import { targetById } from '../domain/policyLookups.ts';
-import { type HistoryEntry, rememberedIntents, remembersIntent, type TargetState } from '../domain/state.ts';
+import { type HistoryEntry, remembersIntent, type TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
@@ -112,7 +112,7 @@ const refuseReusedKey = (request: EmergencyRequest, key: string, states: Readonl
   // that refused it stays refused), rather than the whole request being refused now.
   if (intents.some(({ state, id }) => remembersIntent(state, id))) return;
   for (const { target, state, id } of intents) {
-    if (otherCommandWithKey(id, rememberedIntents(state))) throw reusedKey(key, target);
+    if (otherCommandWithKey(id, state.emergencyKeys)) throw reusedKey(key, target);
   }
 };
 

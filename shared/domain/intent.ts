@@ -77,18 +77,18 @@ export const keyedEmergencyMark = (intentId: string): string | undefined => {
 };
 
 /** The part of a keyed mark that the target and the key decide: a reused key shares it. */
-export const KEYED_MARK_KEY_LENGTH = 10;
+const KEYED_MARK_KEY_LENGTH = 10;
 
 /**
- * The keyed command a target's state remembers under the same key as `intentId` but another
- * command, by its mark: the same key was used for another command. Read from the intents it
- * remembers (answered, recent, under way) and the keyed commands' marks.
+ * The mark of a keyed command remembered under the same key as `intentId` but for another
+ * command: the key was used for another command. Every keyed command decided leaves its mark
+ * (a refused one does not), so the marks alone tell.
  */
-export const otherCommandWithKey = (intentId: string, remembered: { ids: readonly string[]; marks: readonly string[] }): string | undefined => {
+export const otherCommandWithKey = (intentId: string, marks: readonly string[] = []): string | undefined => {
   const mark = keyedEmergencyMark(intentId);
   if (mark === undefined) return undefined;
   const keyPart = mark.slice(0, KEYED_MARK_KEY_LENGTH);
-  return [...remembered.ids.flatMap((id) => keyedEmergencyMark(id) ?? []), ...remembered.marks].find((other) => other.startsWith(keyPart) && other !== mark);
+  return marks.find((other) => other.startsWith(keyPart) && other !== mark);
 };
 export type AlertObservation = z.infer<typeof alertObservationSchema>;
 export type EmergencyCommand = z.infer<typeof emergencyCommandSchema>;

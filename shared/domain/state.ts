@@ -247,23 +247,6 @@ export const remembersIntent = (state: TargetState, intentId: string): boolean =
   return state.recentIntents.includes(intentId) || state.emergencies?.some((e) => e.intent === intentId) === true || (mark !== undefined && state.emergencyKeys?.includes(mark) === true);
 };
 
-/**
- * The intents and keyed-command marks a state remembers: answered, recent and under way. A
- * command refused for reusing a key is not a use of that key, and is left out.
- */
-export const rememberedIntents = (state: TargetState): { ids: string[]; marks: string[] } => {
-  const used = (entry: HistoryEntry) => entry.code !== 'IdempotencyKeyReused';
-  return {
-    ids: [
-      ...state.recentIntents,
-      ...(state.emergencies ?? []).filter(used).map((e) => e.intent),
-      ...state.history.filter(used).map((h) => h.intent),
-      ...(state.pending ? [state.pending.audit.intent] : []),
-    ],
-    marks: state.emergencyKeys ?? [],
-  };
-};
-
 /** Keeps the newest `limit` items of a list that grows at its end. */
 export const keepLast = <T>(items: readonly T[], limit: number): T[] => items.slice(Math.max(0, items.length - limit));
 

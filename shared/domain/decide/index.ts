@@ -4,7 +4,7 @@ import { gpuDemand, nodesFor } from '../gpu.ts';
 import { type EmergencyCommand, type Intent, otherCommandWithKey } from '../intent.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
-import { initialState, rememberedIntents, remembersIntent, STATE_LIMITS, type TargetState } from '../state.ts';
+import { initialState, remembersIntent, STATE_LIMITS, type TargetState } from '../state.ts';
 import { choose } from './choose.ts';
 import { type Candidate, type Context, type DecideInput, iso, ms, type Proposal } from './context.ts';
 import { applyLimits } from './limits.ts';
@@ -81,7 +81,7 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     const done = { ...priorState, desired: observed ?? recorded };
     return record(bare, priorState, intent, recorded, stay(recorded), { leading: [settled.why], observed: [], ...extra }, done);
   }
-  const otherCommand = otherCommandWithKey(intent.id, rememberedIntents(priorState));
+  const otherCommand = otherCommandWithKey(intent.id, priorState.emergencyKeys);
   if (otherCommand !== undefined) {
     // Refused (again, when redelivered), and never remembered as a use of the key: the command
     // it names stays the one that acted, and its retries are answered as such.
