@@ -27,6 +27,16 @@ export const errorResult = (error: unknown): JsonResult => {
   return { statusCode: 500, body: { error: 'internal error; see the logs' } };
 };
 
+/** A query string's parameters; one given more than once is a list, for the schema to refuse rather than keep the last. */
+export const queryParameters = (search: URLSearchParams): Record<string, string | string[]> => {
+  const out: Record<string, string | string[]> = {};
+  for (const key of new Set(search.keys())) {
+    const values = search.getAll(key);
+    out[key] = values.length === 1 ? (values[0] ?? '') : values;
+  }
+  return out;
+};
+
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**

@@ -51,6 +51,7 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (values.all && targets.length > 0) throw new UsageError('give TARGETs or --all, not both');
   if (!values.all && targets.length === 0 && action !== 'evaluateNow') throw new UsageError(`${action} needs a TARGET or --all`);
   if (action === 'set' && values.replicas === undefined) throw new UsageError('set needs --replicas N');
+  if (action !== 'set' && values.replicas !== undefined) throw new UsageError(`--replicas goes with set only: ${action} takes no size`);
   if (action === 'pause' && values.ttl === undefined) throw new UsageError('pause needs --ttl D (30m, 2h): it resumes by itself');
   const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
   if (replicas !== undefined && !Number.isInteger(replicas)) throw new UsageError(`--replicas must be a whole number, got "${values.replicas}"`);

@@ -16,7 +16,8 @@ import { jsonResponse, MAX_BODY_BYTES } from '../../shared/http.ts';
 import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { bodyLimit } from '../../shared/middleware/bodyLimit.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
-import { logger, metrics } from '../../shared/observability.ts';
+import { logger } from '../../shared/observability.ts';
+import { metrics } from '../../shared/scalerMetrics.ts';
 import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type IntentQueue, systemClock } from '../../shared/ports.ts';
 
@@ -37,7 +38,7 @@ export const buildHandler = (deps: WebhookDeps) =>
     .use(logMetrics(metrics))
     .use(httpErrors())
     .use(bodyLimit({ maxBytes: MAX_BODY_BYTES }))
-    .use(bearerAuth({ token: deps.token }))
+    .use(bearerAuth({ token: deps.token, onRefused: () => metrics.addMetric('scaling_webhook_unauthorized_total', MetricUnit.Count, 1) }))
     .handler(async (event) => {
       const payload = parseWebhookBody(event.body);
       // The notification as received, for `gpu-autoscaler backtest --alerts` to replay; a

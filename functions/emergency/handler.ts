@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
@@ -12,7 +11,7 @@ import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { BadRequestError } from '../../shared/errors.ts';
-import { logger, metrics } from '../../shared/observability.ts';
+import { logger } from '../../shared/observability.ts';
 import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { systemClock } from '../../shared/ports.ts';
 
@@ -24,7 +23,6 @@ import { systemClock } from '../../shared/ports.ts';
 export const buildHandler = (policy: Policy, deps: EmergencyDeps) =>
   middy<unknown, unknown>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
     .handler(async (event) => {
       try {
         const request = parseEmergencyRequest(event);

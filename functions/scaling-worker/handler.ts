@@ -19,7 +19,8 @@ import { workloadsOnDemand } from '../../shared/adapters/k8s/workloadsOnDemand.t
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
 import { scalingWorker, type WorkerReport } from '../../shared/hosts/scalingWorker.ts';
-import { logger, metrics, recordDecision } from '../../shared/observability.ts';
+import { logger } from '../../shared/observability.ts';
+import { metrics, recordDecision } from '../../shared/scalerMetrics.ts';
 import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type EventSink, type RetryBackoff, systemClock } from '../../shared/ports.ts';
 

@@ -14,7 +14,8 @@ import { SsmStateStore } from '../../shared/adapters/aws/ssmStateStore.ts';
 import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
-import { decisionKeys, logger, metrics } from '../../shared/observability.ts';
+import { decisionKeys, logger } from '../../shared/observability.ts';
+import { metrics } from '../../shared/scalerMetrics.ts';
 import { loadBundledPolicy } from '../../shared/bundledPolicy.ts';
 import { type Clock, type IntentQueue, type MetricSource, type StateStore, systemClock, type TickRecordStore } from '../../shared/ports.ts';
 

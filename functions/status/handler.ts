@@ -4,7 +4,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { explain, parseExplainQuery } from '../../shared/app/explain.ts';
 import { status } from '../../shared/app/status.ts';
 import { CloudWatchMetricSource } from '../../shared/adapters/aws/cloudWatchMetricSource.ts';
 import { AwsServiceHealth } from '../../shared/adapters/aws/serviceHealth.ts';
@@ -13,7 +12,7 @@ import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore
 import { ssmToken } from '../../shared/adapters/aws/webhookToken.ts';
 import { readConfig } from '../../shared/config.ts';
 import type { Policy } from '../../shared/domain/policy.ts';
-import { jsonResponse } from '../../shared/http.ts';
+import { jsonResponse, queryParameters } from '../../shared/http.ts';
 import { bearerAuth } from '../../shared/middleware/bearerAuth.ts';
 import { httpErrors } from '../../shared/middleware/httpErrors.ts';
 import { logger } from '../../shared/observability.ts';
@@ -53,7 +52,9 @@ export const buildHandler = (deps: StatusDeps) =>
         return { statusCode: 200, headers: { 'content-type': contentType }, body: text };
       }
       if (event.rawPath === '/explain') {
-        return jsonResponse(200, await explain(deps.policy, parseExplainQuery(Object.fromEntries(new URLSearchParams(event.rawQueryString))), deps));
+        // decide() only for explain: a chunk of its own, outside the cold start of GET /status.
+        const { explain, parseExplainQuery } = await import('../../shared/app/explain.ts');
+        return jsonResponse(200, await explain(deps.policy, parseExplainQuery(queryParameters(new URLSearchParams(event.rawQueryString))), deps));
       }
       return jsonResponse(200, await status(deps.policy, deps));
     });

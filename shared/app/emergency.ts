@@ -34,6 +34,8 @@ export const emergencyRequestSchema = z.pipe(
       for (const issue of command.error.issues) addIssue(issue.path, issue.message);
       return z.NEVER;
     }
+    // The queued command carries double's result in `replicas`; an operator's would silently become a set.
+    if (command.data.action === 'double' && command.data.replicas !== undefined) addIssue(['replicas'], 'double takes no replicas: it doubles the current size (use set to give one)');
     const named = [target, targets, all].filter((x) => x !== undefined).length;
     if (named > 1) addIssue(['target'], 'give one of target, targets or all');
     if (all && !FLEET_ACTIONS.has(command.data.action)) {

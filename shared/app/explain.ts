@@ -14,9 +14,9 @@ import { readTargetSignals, tickIntent } from './tick.ts';
 
 /** `GET /explain?target=worker-llm&at=2026-11-23T09:00:00-05:00`. */
 export const explainQuerySchema = z.strictObject({
-  target: z.string().check(z.minLength(1)),
+  target: z.string({ error: 'give one target: target=ID, once' }).check(z.minLength(1)),
   /** The instant to explain; now by default. */
-  at: z.optional(z.iso.datetime({ offset: true })),
+  at: z.optional(z.iso.datetime({ offset: true, error: 'give one instant: at=ISO 8601 with its offset, once' })),
 });
 
 export type ExplainQuery = z.infer<typeof explainQuerySchema>;

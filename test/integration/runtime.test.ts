@@ -389,6 +389,24 @@ describe('AWS runtime on the emulator', () => {
     });
   });
 
+  it('explains one target, loading decide() on first use, and refuses a target given twice rather than explain the last', async () => {
+    // Prepare
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    const authorization = `Bearer ${STATUS_TOKEN}`;
+    await world.post(podsPending());
+    await world.pump();
+
+    // Act
+    const one = await world.status({ authorization }, '/explain?target=gpu-pool');
+    const twice = await world.status({ authorization }, '/explain?target=gpu-pool&target=api');
+
+    // Assess
+    expect(one.statusCode).toBe(200);
+    expect(JSON.parse(one.body ?? '{}')).toMatchObject({ target: 'gpu-pool', history: [{ code: 'ScaleUp' }] });
+    expect(twice.statusCode).toBe(400);
+    expect(JSON.parse(twice.body ?? '{}')).toMatchObject({ error: 'invalid explain request: target: give one target: target=ID, once' });
+  });
+
   it.each([
     { token: 'status', opens: { status: 200, webhook: 401 } },
     { token: 'webhook', opens: { status: 401, webhook: 200 } },

@@ -290,6 +290,8 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       { args: ['double', '--reason', 'x'], code: 2, stderr: /double needs a TARGET or --all/ },
       { args: ['set', 'api', '--reason', 'x'], code: 2, stderr: /set needs --replicas N/ },
       { args: ['pause', 'api', '--reason', 'x'], code: 2, stderr: /pause needs --ttl D/ },
+      // A double with a size was once taken as a set to that size.
+      { args: ['double', 'api', '--replicas', '9', '--reason', 'x'], code: 2, stderr: /--replicas goes with set only: double takes no size/ },
       { args: ['double', 'api', '--all', '--reason', 'x'], code: 2, stderr: /TARGETs or --all, not both/ },
       { args: ['double', '--all', '--reason', 'x'], code: 1, stderr: /double goes to named targets; all is for scaleToMin, pause, resume and evaluateNow/ },
       { args: ['deprovisionPool', 'api', '--reason', 'x'], code: 1, stderr: /refused: emergency: deprovisionPool applies to eks-nodegroup targets; "api" is a deployment/ },

@@ -203,7 +203,29 @@ describe('red team', () => {
     expect(ok, `status ${r.status}, pinned until ${until}`).toBe(true); // actual: 200, pinned until 2027-09-19
   });
 
+  // `replicas` on a queued double is the size it doubles to; an operator's was taken the same way,
+  // so `double` with `replicas: 50` set 50. Now the request is refused and nothing is queued.
+  it('a double that names a size is refused, not taken as a set', async () => {
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    const before = (await status('api')).desired;
+    const r = await postRaw('/emergency', { action: 'double', target: 'api', replicas: 50, reason: 'INC-7', actor: 'jane' });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/double takes no replicas: it doubles the current size \(use set to give one\)/);
+    await post('/tick');
+    expect((await status('api')).desired).toBe(before);
+  });
+
   // ---- misleading status / explain ------------------------------------------------------
+
+  // `Object.fromEntries` of the query kept the last of a repeated parameter: explain answered for
+  // another target than the first one named. A parameter given twice is now refused.
+  it('explain refuses a target named twice', async () => {
+    await start('2026-11-23T10:00:00-05:00');
+    const r = await fetch(`${url}/explain?target=api&target=worker-llm`);
+    expect(r.status).toBe(400);
+    expect(await r.json()).toMatchObject({ error: 'invalid explain request: target: give one target: target=ID, once' });
+  });
 
   // Explain reads the metric rules through the tick's own reading, as the next tick will: a value
   // fed since the last tick (here 6, which the next tick acts on) is a candidate already.

@@ -12,7 +12,7 @@ import { status } from '../../app/status.ts';
 import { tick, type TickSummary } from '../../app/tick.ts';
 import { BadRequestError } from '../../errors.ts';
 import { type ScalingWorker, scalingWorker } from '../../hosts/scalingWorker.ts';
-import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES } from '../../http.ts';
+import { bearerMatches, errorResult, type HttpResult, MAX_BODY_BYTES, queryParameters } from '../../http.ts';
 import type { Clock, EventSink, ServiceHealth, StateStore } from '../../ports.ts';
 import { MemoryFifoQueue } from './memoryFifoQueue.ts';
 import { MemoryMetricSource } from './memoryMetricSource.ts';
@@ -125,7 +125,7 @@ export class LocalAutoscaler {
     return summary;
   }
 
-  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string, query: Record<string, string> = {}): Promise<HttpResult> {
+  public async handle(method: string, path: string, headers: Record<string, string | undefined>, body: string, query: Record<string, string | string[]> = {}): Promise<HttpResult> {
     try {
       if (path === '/healthz') return { statusCode: 200, body: { ok: true } };
       // Read only, with status's token (as the status function serves them).
@@ -232,7 +232,7 @@ export class LocalAutoscaler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const result = tooLarge
       ? errorResult(new BadRequestError(`body larger than ${MAX_BODY_BYTES} bytes`, 413))
-      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'), Object.fromEntries(url.searchParams));
+      : await this.handle(req.method ?? 'GET', url.pathname, { authorization: req.headers.authorization }, Buffer.concat(chunks).toString('utf8'), queryParameters(url.searchParams));
     if ('text' in result) {
       res.writeHead(result.statusCode, { 'content-type': result.contentType });
       res.end(result.text);

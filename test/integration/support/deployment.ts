@@ -115,9 +115,11 @@ export const deploy = async (
       failWrite = which;
     },
     workloads: cluster_,
-    /** A status request through its Function URL, on a fresh instance (a cold start): `path` `/metrics` for Prometheus. */
-    status: async (headers: Record<string, string>, path = '/') =>
-      (await statusHandler(functionUrlEvent(undefined, headers, 'GET', path), lambdaContext('status'))) as APIGatewayProxyStructuredResultV2,
+    /** A status request through its Function URL, on a fresh instance (a cold start): `path` `/metrics` for Prometheus, `/explain?target=T`. */
+    status: async (headers: Record<string, string>, path = '/') => {
+      const [rawPath = '/', rawQueryString = ''] = path.split('?');
+      return (await statusHandler({ ...functionUrlEvent(undefined, headers, 'GET', rawPath), rawQueryString }, lambdaContext('status'))) as APIGatewayProxyStructuredResultV2;
+    },
     /** The status function as its Function URL runs it, for a loopback server. */
     statusHandler,
     emergencyHandler: emergency,
