@@ -21,6 +21,13 @@ const boundsWhy = (t: TargetStatus): string => {
   return `${t.bounds.min}-${t.bounds.max} (window ${t.window.id}${sizes ? `: ${sizes}` : ''}; ${hard})`;
 };
 
+/** Dropped vetoes by fingerprint: their alert names were not kept, and each holds the target until seen resolved or expired. */
+const droppedVetoesLine = (dropped: NonNullable<TargetStatus['droppedVetoes']>): string =>
+  [
+    ...(dropped.fingerprints.length ? [`${dropped.fingerprints.map((d) => `${d.fingerprint} since ${d.since}`).join(', ')}: each holds until seen resolved`] : []),
+    ...(dropped.forgottenUntil ? [`more not kept: held until ${dropped.forgottenUntil}`] : []),
+  ].join('; ');
+
 const targetTable = (out: Out, t: TargetStatus): void => {
   const mode = t.mode === 'shadow' ? ` ${out.paint('magenta', 'SHADOW: decisions recorded, no scaling API called')}` : '';
   out.line(`${out.paint('bold', t.id)} (${t.kind})${mode}`);
@@ -36,6 +43,7 @@ const targetTable = (out: Out, t: TargetStatus): void => {
     ['pause', t.pause ? out.paint('yellow', `until ${t.pause.until}${t.pause.since ? `, since ${t.pause.since}` : ''}: ${t.pause.reason}${t.pause.pinned ? ' (HPA pinned)' : ''}`) : 'none'],
     ['alerts', t.alerts.length ? t.alerts.map((a) => `${a.alertname} since ${a.since} (${a.rules.join(', ')})`).join('; ') : 'none firing'],
     ['vetoes', t.vetoes.length ? out.paint('red', t.vetoes.join(', ')) : 'none'],
+    ...(t.droppedVetoes ? [['dropped vetoes', out.paint('red', droppedVetoesLine(t.droppedVetoes))] as [string, string]] : []),
   ];
   if (t.error) list.unshift(['state', out.paint('red', `UNREADABLE: ${t.error}`)]);
   const decisions = t.lastDecisions.length ? t.lastDecisions : undefined;

@@ -40,6 +40,11 @@ export interface TargetStatus {
   /** Firing vetoes: no automatic scale-up while any is listed. */
   vetoes: string[];
   alerts: { alertname: string; fingerprint: string; since: string; rules: string[] }[];
+  /**
+   * Vetoes that firing alerts pushed out of the state (`AlertsTruncated` among `vetoes`): kept by
+   * fingerprint alone until each is seen resolved or expires; `forgottenUntil` when more had to go.
+   */
+  droppedVetoes: { fingerprints: { fingerprint: string; since: string }[]; forgottenUntil?: string } | null;
   /** Newest first; `code` is what limited or caused it, `cause` what proposed it when a limit changed it. */
   lastDecisions: HistoryEntry[];
   /** Set when the target's state document could not be read: this target is not decided on. */
@@ -127,6 +132,10 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
       pause: limits.pause ? { ...limits.pause, ...pauseSince(state) } : null,
       vetoes: limits.vetoes,
       alerts: (state?.alerts ?? []).map((a) => ({ alertname: a.alertname, fingerprint: a.fingerprint, since: a.startsAt, rules: a.rules })),
+      droppedVetoes:
+        state?.droppedVetoes || state?.vetoesForgottenUntil
+          ? { fingerprints: (state.droppedVetoes ?? []).map((d) => ({ fingerprint: d.fingerprint, since: d.startsAt })), ...(state.vetoesForgottenUntil ? { forgottenUntil: state.vetoesForgottenUntil } : {}) }
+          : null,
       lastDecisions: [...(state?.history ?? [])].reverse(),
       ...(error ? { error } : {}),
     };

@@ -38,6 +38,7 @@ export interface TargetView {
   live: number | null;
   pause: { until: string } | null;
   vetoes: string[];
+  droppedVetoes: { fingerprints: { fingerprint: string; since: string }[]; forgottenUntil?: string } | null;
   alerts: { alertname: string; fingerprint: string }[];
   lastDecisions: { code: string; cause?: string; from: number; to: number; intent: string }[];
 }

@@ -162,6 +162,8 @@ describe('red team 3 (npm start HTTP API)', () => {
     await post('/webhook', alerts(gpuVetoes(10)));
     await post('/webhook', alerts([llm('LLMQueueBuildup', 'llmq')]));
     expect((await status('worker-llm')).desired).toBe(2);
+    // /status names the veto it had no room for, not only AlertsTruncated.
+    expect((await status('worker-llm')).droppedVetoes).toEqual({ fingerprints: [{ fingerprint: 'temp', since: expect.any(String) }] });
     local.clock.advance(5 * 60);
     // The VRAM group's next notification: nine still firing, one resolved.
     await post('/webhook', alerts([...gpuVetoes(9), ...gpuVetoes(1, 'resolved', 9)]));
