@@ -2,9 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    // CI also keeps a JSON report, from which .ci/run prints a plain "N passed, N failed" line
-    // (VITEST_REPORT names another file, for its second run on Node 22).
-    reporters: process.env.CI ? ['default', ['json', { outputFile: process.env.VITEST_REPORT ?? '.cache/vitest-report.json' }]] : ['default'],
+    // CI also keeps a JSON report, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.cache/vitest-report.json' }]] : ['default'],
     projects: [
       {
         test: {
