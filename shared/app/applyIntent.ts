@@ -45,9 +45,12 @@ const changes = (prior: TargetState | undefined, next: TargetState): boolean => 
   return strip(prior) !== strip(next);
 };
 
-/** The events of a decision: its own when it acted or was refused, and those an earlier crash left in the outbox. */
+/** Whether a decision has an audit event of its own: it acted, or was first held. */
+const hasEvent = (decision: Decision): boolean => decision.verdict !== 'none' && !decision.repeated;
+
+/** The events of a decision: its own, and those an earlier crash left in the outbox. */
 const eventsOf = (decision: Decision): Decision[] => [
-  ...(decision.verdict !== 'none' ? [decision] : []),
+  ...(hasEvent(decision) ? [decision] : []),
   ...decision.outbox.map((record) => decisionFromAudit(decision.target, record, decision.state)),
 ];
 
@@ -117,7 +120,7 @@ const publish = async (decision: Decision, next: TargetState, deps: WorkerDeps, 
     await deps.events.publish(events);
     return next;
   } catch {
-    const unsent = [...(decision.verdict !== 'none' ? [auditRecordOf(decision)] : []), ...decision.outbox];
+    const unsent = [...(hasEvent(decision) ? [auditRecordOf(decision)] : []), ...decision.outbox];
     return compactState({ ...next, outbox: unsent.slice(-STATE_LIMITS.outbox) }, urgency);
   }
 };

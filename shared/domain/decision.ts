@@ -47,6 +47,8 @@ export interface Decision {
   outbox: AuditRecord[];
   /** Set on an audit event that may repeat one already sent (published again from the outbox). */
   possibleDuplicate?: true;
+  /** A hold the history already ends with (same limit, same sizes): not recorded or published again. */
+  repeated?: true;
   /** The target is in shadow mode: decided and recorded, and no scaling API was called. */
   shadow?: true;
 }

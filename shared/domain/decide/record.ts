@@ -49,7 +49,14 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
   const reasons = unique(headline ? [headline, ...rest] : [reason('NoChange', `stays at ${from}`), ...rest]);
   const at = iso(ctx.now);
   const top = reasons[0] as Reason;
-  const recorded = verdict !== 'none' || extra.leading.length > 0 || intent.source === 'emergency';
+  const cause = p.limitedBy && p.cause && top.code !== p.cause.code ? p.cause.code : undefined;
+  const last = nextState.history.at(-1);
+  // The same hold, word for word, seen again by a reconcile or a re-sent notice: the history
+  // already says so since it began. Recording it again would push the last actions out
+  // of the bounded history and republish the same event every few minutes.
+  const repeated =
+    verdict === 'hold' && !extra.command && extra.leading.length === 0 && intent.source !== 'emergency' && last !== undefined && last.code === top.code && last.cause === cause && last.from === from && last.to === p.to && last.message === top.message.slice(0, STATE_LIMITS.message);
+  const recorded = (verdict !== 'none' || extra.leading.length > 0 || intent.source === 'emergency') && !repeated;
   let state: TargetState = {
     ...nextState,
     generation: prior.generation + 1,
@@ -64,7 +71,7 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
               from,
               to: p.to,
               code: top.code,
-              ...(p.limitedBy && p.cause && top.code !== p.cause.code ? { cause: p.cause.code } : {}),
+              ...(cause ? { cause } : {}),
               message: top.message.slice(0, STATE_LIMITS.message),
               ...(extra.actor ? { by: extra.actor } : {}),
             },
@@ -95,6 +102,7 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
     from,
     to: p.to,
     verdict,
+    ...(repeated ? { repeated: true as const } : {}),
     ...(p.cause ? { cause: p.cause } : {}),
     ...(p.limitedBy ? { limitedBy: p.limitedBy } : {}),
     reasons,
