@@ -16,8 +16,19 @@ import { EXAMPLE_RECEIVER, renderAlertmanagerConfig } from '../shared/render/ale
 import { renderKubernetesRbac } from '../shared/render/kubernetesRbac.ts';
 import { renderPrometheusRules } from '../shared/render/prometheusRules.ts';
 import { backtest, diff } from './commands/backtest.ts';
+import { parseInstant } from './commands/replayOutput.ts';
 import { simulate } from './commands/simulate.ts';
 import { EXAMPLE_STATUS, renderPrometheusScrapeConfig } from '../shared/render/prometheusScrape.ts';
+
+/** `--start-at`, read as simulate reads `--from`; undefined when it is no date. */
+const parseStartAt = (text: string, zone: string): Date | undefined => {
+  try {
+    return new Date(parseInstant('start-at', text, zone));
+  } catch (error) {
+    if (error instanceof UsageError) return undefined;
+    throw error;
+  }
+};
 
 const START_USAGE = `Usage: gpu-autoscaler start [--policy policy.yaml] [--port 8080] [--speed 1] [--start-at ISO] [--token T]
                             [--status-token S] [--state-dir .local-state] [--keep-state] [--ticks N]
@@ -143,9 +154,10 @@ const start = async (args: string[]): Promise<void> => {
   });
   const policy = load(values.policy);
   const speed = Number(values.speed);
-  const startAt = values['start-at'] ? new Date(values['start-at']) : new Date();
-  if (!(speed > 0) || Number.isNaN(startAt.getTime())) {
-    process.stderr.write(`--speed must be a positive number and --start-at an ISO date\n${START_USAGE}`);
+  // As simulate reads --from: an instant with its offset, or a local date or time in the policy's zone.
+  const startAt = values['start-at'] ? parseStartAt(values['start-at'], policy.timezone) : new Date();
+  if (!(speed > 0) || startAt === undefined) {
+    process.stderr.write(`--speed must be a positive number and --start-at an ISO date (2026-11-23), local time (2026-11-23T08:00) or instant with offset\n${START_USAGE}`);
     process.exit(2);
   }
   const port = Number(values.port);

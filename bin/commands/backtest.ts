@@ -7,7 +7,8 @@ import { replay, type ReplayResult } from '../../shared/replay/replay.ts';
 import { costLines, differingTransitions, gpuNodeHours, localStamp, transitionJson, transitionLine } from '../../shared/replay/report.ts';
 import { loadTimeline, timelineHistory } from '../../shared/replay/timeline.ts';
 import { loadWebhookLog } from '../../shared/replay/webhookLog.ts';
-import { EXIT, parseFlags, parsePrice, parseRange, printRun, progressBar, runCommand, runJson, UsageError, writePicture } from './replayOutput.ts';
+import { UsageError } from './output.ts';
+import { EXIT, parseFlags, parsePrice, parseRange, printRun, progressBar, runCommand, runJson, writePicture } from './replayOutput.ts';
 
 const HISTORY_HELP = `      --prometheus URL: the ALERTS series of the policy's alerts, read with query_range every --step
         (default 15s), sent as the rendered Alertmanager route would: a notice when an alert fires, again

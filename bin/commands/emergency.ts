@@ -53,8 +53,9 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
   if (action === 'set' && values.replicas === undefined) throw new UsageError('set needs --replicas N');
   if (action !== 'set' && values.replicas !== undefined) throw new UsageError(`--replicas goes with set only: ${action} takes no size`);
   if (action === 'pause' && values.ttl === undefined) throw new UsageError('pause needs --ttl D (30m, 2h): it resumes by itself');
+  // Digits only: Number() reads "" (an unset shell variable) as 0, and "0x5" or "1e1" as sizes.
+  if (values.replicas !== undefined && !/^\d{1,6}$/.test(values.replicas)) throw new UsageError(`--replicas must be a whole number, got "${values.replicas}"`);
   const replicas = values.replicas === undefined ? undefined : Number(values.replicas);
-  if (replicas !== undefined && !Number.isInteger(replicas)) throw new UsageError(`--replicas must be a whole number, got "${values.replicas}"`);
   const service = await connect(connection);
   const request = {
     action,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { AuditedDecision, ExplainReport } from '../../shared/app/explain.ts';
 import { decisionLine, EXIT, type Out, output, rows, UsageError } from './output.ts';
+import { offsetInstant } from './replayOutput.ts';
 import { CONNECTION_USAGE, connect, takeConnection } from './service.ts';
 
 export const EXPLAIN_USAGE = `Usage: gpu-autoscaler explain TARGET [--at ISO] [--json] [--local [URL] | --stage S --region R]
@@ -57,7 +58,8 @@ export const explainCommand = async (args: readonly string[]): Promise<number> =
   }
   const [target, ...extra] = positionals;
   if (target === undefined || extra.length > 0) throw new UsageError('explain takes one TARGET');
-  if (values.at !== undefined && Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at must be an ISO instant with its offset, got "${values.at}"`);
+  // As GET /explain takes it: an instant without its offset would be read in this machine's zone.
+  if (values.at !== undefined && !offsetInstant.safeParse(values.at).success) throw new UsageError(`--at must be an ISO instant with its offset, got "${values.at}"`);
   const at = values.at === undefined ? undefined : new Date(values.at).toISOString();
   const service = await connect(connection);
   const report = await service.explain(target, at);

@@ -10,23 +10,18 @@ import { ReplayError, type ReplayResult } from '../../shared/replay/replay.ts';
 import { TimelineError } from '../../shared/replay/timeline.ts';
 import { WebhookLogError } from '../../shared/replay/webhookLog.ts';
 import { costLines, gpuNodeHours, localStamp, transitionJson, transitionLine } from '../../shared/replay/report.ts';
+import { UsageError } from './output.ts';
 
 /** Exit codes of simulate and backtest: 0 done, 1 an input could not be used, 2 the command line is wrong. */
 export const EXIT = { ok: 0, badInput: 1, usage: 2 } as const;
 
-/** The command line is wrong: the command prints this and its usage, and exits 2. */
-export class UsageError extends Error {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 /** An input the command was given cannot be used: it prints the error and exits 1. */
 const INPUT_ERRORS = [PolicyError, TimelineError, WebhookLogError, PrometheusError, ReplayError] as const;
 
 const LOCAL = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2}))?$/;
-const offsetInstant = z.iso.datetime({ offset: true });
+/** An ISO 8601 instant with its offset (`Z` or `-05:00`): never read in the machine's zone. */
+export const offsetInstant = z.iso.datetime({ offset: true });
 
 /**
  * `--from`/`--to`: an instant with its offset (`2027-03-10T08:00:00-05:00`), or a local date or

@@ -51,7 +51,11 @@ export const takeConnection = (args: readonly string[]): { connection: Connectio
     const arg = args[i] as string;
     const next = args[i + 1];
     if (arg === '--local') {
-      local = next !== undefined && /^https?:\/\//.test(next) ? (i++, next) : DEFAULT_LOCAL_URL;
+      // A host and port without the scheme would be taken for a TARGET and the default server asked instead.
+      if (next !== undefined && /^[\w.-]+:\d+(\/.*)?$/.test(next)) throw new UsageError(`--local takes a URL with its scheme: http://${next}`);
+      const url = next !== undefined && /^https?:\/\//.test(next) ? (i++, next) : DEFAULT_LOCAL_URL;
+      if (!URL.canParse(url) || new URL(url).hostname === '') throw new UsageError(`--local takes a URL such as ${DEFAULT_LOCAL_URL}, got "${url}"`);
+      local = url;
     } else if (arg === '--stage') stage = value(arg, (i++, next));
     else if (arg === '--region') region = value(arg, (i++, next));
     else if (arg === '--token') token = value(arg, (i++, next));

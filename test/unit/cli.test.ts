@@ -90,6 +90,13 @@ describe('Command: start', () => {
     expect(readdirSync(dir).sort()).toEqual(['app.json', 'notes.txt']);
   }, 90_000);
 
+  // `new Date()` read "1" as the year 2001 and a time without offset in this machine's zone.
+  it.each(['1', '2026-11-23T08:00:00', 'yesterday'])('refuses --start-at %s with exit 2, as simulate refuses such a --from', async (startAt) => {
+    const { code, stderr } = await cli(['start', '--port', '0', '--ticks', '1', '--start-at', startAt, '--state-dir', stateDir()]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--start-at an ISO date \(2026-11-23\), local time \(2026-11-23T08:00\) or instant with offset/);
+  }, 90_000);
+
   it('leaves a running npm start alone: a second one on its port or its state folder stops with one line and touches nothing', async () => {
     // Prepare: a first npm start, past its first tick
     const dir = stateDir();

@@ -197,6 +197,12 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
     it.each([
       { args: ['explain', '--local'], code: 2, stderr: /explain takes one TARGET/ },
       { args: ['explain', 'api', '--at', 'yesterday', '--local'], code: 2, stderr: /--at must be an ISO instant/ },
+      // Read in the operator's own zone before: the same text explained another instant on each machine.
+      { args: ['explain', 'api', '--at', '2026-11-23T09:00:00', '--local'], code: 2, stderr: /--at must be an ISO instant with its offset, got "2026-11-23T09:00:00"/ },
+      { args: ['explain', 'api', '--at', '1', '--local'], code: 2, stderr: /--at must be an ISO instant with its offset/ },
+      // Without its scheme the address was taken for a TARGET and the default server asked.
+      { args: ['status', '--local', 'localhost:18080', '--local'], code: 2, stderr: /--local takes a URL with its scheme: http:\/\/localhost:18080/ },
+      { args: ['status', '--local', 'http://', '--local'], code: 2, stderr: /--local takes a URL such as http:\/\/127.0.0.1:8080, got "http:\/\/"/ },
       { args: ['explain', 'nope', '--local'], code: 1, stderr: /refused: explain: unknown target "nope"/ },
     ])('$args.1 $args.2 $args.3 exits $code', async ({ args, code, stderr }) => {
       await start('2026-11-23T09:10:00-05:00');
@@ -290,6 +296,10 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       { args: ['double', '--reason', 'x'], code: 2, stderr: /double needs a TARGET or --all/ },
       { args: ['set', 'api', '--reason', 'x'], code: 2, stderr: /set needs --replicas N/ },
       { args: ['pause', 'api', '--reason', 'x'], code: 2, stderr: /pause needs --ttl D/ },
+      // Number("") is 0: `--replicas "$N"` with N unset scaled to the minimum and exited 0.
+      { args: ['set', 'api', '--replicas', '', '--reason', 'x'], code: 2, stderr: /--replicas must be a whole number, got ""/ },
+      { args: ['set', 'api', '--replicas', '0x5', '--reason', 'x'], code: 2, stderr: /--replicas must be a whole number, got "0x5"/ },
+      { args: ['set', 'api', '--replicas=-1', '--reason', 'x'], code: 2, stderr: /--replicas must be a whole number, got "-1"/ },
       // A double with a size was once taken as a set to that size.
       { args: ['double', 'api', '--replicas', '9', '--reason', 'x'], code: 2, stderr: /--replicas goes with set only: double takes no size/ },
       { args: ['double', 'api', '--all', '--reason', 'x'], code: 2, stderr: /TARGETs or --all, not both/ },
