@@ -17,6 +17,7 @@ export const EMERGENCY_USAGE = `Usage: gpu-autoscaler emergency ACTION [TARGET..
   --actor NAME   who asks, kept with the reason (default: with --stage your IAM identity's name,
            from sts:GetCallerIdentity; locally your user name)
   --ttl D  a pause's length (30m, 2h); on an HPA target, how long an emergency size pins it
+           (refused on other targets' sizes: pause them after the command instead)
   --idempotency-key K   the same K sent again acts once and answers the same (safe to retry)
   --json   the outcomes as the service answers them
 ${CONNECTION_USAGE}

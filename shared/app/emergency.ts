@@ -90,6 +90,19 @@ const targetsOf = (policy: Policy, request: EmergencyRequest): string[] => {
   return [...new Set(request.targets)];
 };
 
+/**
+ * A `ttl` on a size command pins an HPA target for that long; on any other target nothing would
+ * hold the size, and the operator would believe it held: refused, with what to do instead.
+ */
+const refuseUnpinnableTtl = (policy: Policy, command: EmergencyRequest['command'], targets: readonly string[]): void => {
+  if (command.action === 'pause' || !('ttl' in command) || command.ttl === undefined) return;
+  const unpinned = targets.filter((id) => targetById(policy, id)?.kind !== 'hpa');
+  if (unpinned.length === 0) return;
+  throw new BadRequestError(
+    `ttl on ${command.action} pins hpa targets for that long; ${unpinned.map((id) => `"${id}" is a ${targetById(policy, id)?.kind}`).join(', ')}, whose size nothing would hold: send the command without ttl, then pause the target for as long`,
+  );
+};
+
 /** The command as queued for one target: `double` becomes the size it doubles to, computed now. */
 const commandFor = (request: EmergencyRequest, state: TargetState | undefined): EmergencyCommand =>
   request.command.action === 'double' && request.command.replicas === undefined && state?.desired != null
@@ -129,6 +142,7 @@ const reusedKey = (key: string, target: string): BadRequestError =>
 export const emergency = async (policy: Policy, request: EmergencyRequest, deps: EmergencyDeps): Promise<EmergencyOutcome[]> => {
   const now = deps.clock.now().toISOString();
   const targets = targetsOf(policy, request);
+  refuseUnpinnableTtl(policy, request.command, targets);
   const current = request.command.action === 'double' || request.idempotencyKey !== undefined ? await deps.store.getMany(targets) : undefined;
   if (request.idempotencyKey !== undefined && current) refuseReusedKey(request, request.idempotencyKey, current);
   const intents: Intent[] = targets.map((target) => ({

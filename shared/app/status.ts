@@ -73,8 +73,13 @@ export interface StatusDeps {
   pods?: (target: string) => WorkloadHealth | undefined;
 }
 
+/** The emergency sizes that pin an HPA target (recorded as the headline, or as the cause a limit changed). */
+const PINNING = new Set(['EmergencyDouble', 'EmergencySet', 'EmergencyScaleToMin']);
+
+/** When the pause in force began: its PauseSet, or for a pin the emergency size that set it. */
 const pauseSince = (state: TargetState | undefined): { since?: string } => {
-  const set = [...(state?.history ?? [])].reverse().find((h) => h.code === 'PauseSet');
+  const began = state?.pause?.pinned ? (h: HistoryEntry) => PINNING.has(h.code) || PINNING.has(h.cause ?? '') : (h: HistoryEntry) => h.code === 'PauseSet';
+  const set = [...(state?.history ?? [])].reverse().find(began);
   return set ? { since: set.at } : {};
 };
 

@@ -36,7 +36,7 @@ export interface TargetView {
   id: string;
   desired: number | null;
   live: number | null;
-  pause: { until: string } | null;
+  pause: { until: string; since?: string; pinned?: true } | null;
   vetoes: string[];
   droppedVetoes: { fingerprints: { fingerprint: string; since: string }[]; forgottenUntil?: string } | null;
   alerts: { alertname: string; fingerprint: string }[];

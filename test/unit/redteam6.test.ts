@@ -42,4 +42,37 @@ describe('red team 6 (npm start HTTP API)', () => {
     expect(view.lastDecisions.map((d) => d.code)).toEqual(['VetoedByAlert', 'ScaleUp', ...scaled.lastDecisions.slice(1).map((d) => d.code)]);
     expect(printed.filter((line) => line.includes('worker-llm') && line.includes('[VetoedByAlert]'))).toHaveLength(1);
   });
+
+  // Fixed (app/emergency.ts refuseUnpinnableTtl). Was: `ttl` on set, double or scaleToMin pins an
+  // HPA target; on a Deployment it was accepted and ignored, so the operator believed the rollback
+  // held for an hour and the next window entry undid it a minute later.
+  it.each([
+    { action: 'scaleToMin', target: 'api' },
+    { action: 'set', target: 'reranking-service', replicas: 6 },
+    { action: 'double', target: 'gpu-pool' },
+  ])('a ttl on $action of a $target (no HPA to pin) is refused with 400, and nothing is queued', async (command) => {
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    const before = await status(command.target);
+    const r = await local.raw('/emergency', { ...command, ttl: '1h', reason: 'INC-8', actor: 'jane' });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(new RegExp(`ttl on ${command.action} pins hpa targets for that long; "${command.target}" is a (deployment|eks-nodegroup), whose size nothing would hold: send the command without ttl, then pause the target for as long`));
+    await post('/tick');
+    expect((await status(command.target)).lastDecisions).toEqual(before.lastDecisions);
+  });
+
+  it('a ttl on set of the HPA target pins it for that long, and /status says since when', async () => {
+    await start('2026-11-23T13:00:00-05:00');
+    await post('/tick');
+    // A pause, lifted two minutes later; an hour on, an emergency size pins the HPA.
+    await post('/emergency', { action: 'pause', target: 'hsof', ttl: '10m', reason: 'INC-9', actor: 'jane' });
+    await ticksFor(2);
+    await post('/emergency', { action: 'resume', target: 'hsof', reason: 'INC-9', actor: 'jane' });
+    await ticksFor(60);
+    const pinnedAt = local.clock.now().toISOString();
+    await post('/emergency', { action: 'set', target: 'hsof', replicas: 5, ttl: '1h', reason: 'INC-10', actor: 'jane' });
+
+    // Fixed (app/status.ts pauseSince). Was: `since` showed the lifted pause's PauseSet, an hour earlier.
+    expect((await status('hsof')).pause).toMatchObject({ pinned: true, since: pinnedAt, until: new Date(Date.parse(pinnedAt) + 3_600_000).toISOString() });
+  });
 });
