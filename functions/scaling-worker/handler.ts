@@ -42,9 +42,9 @@ const logAndCount: WorkerReport = {
   decided: recordDecision,
   failed: (failure) => {
     const where = { target: failure.group, messageId: failure.messageId, receives: failure.receives };
-    if (failure.kind === 'notAnIntent') {
-      // Retrying cannot mend it: it fails until the queue's maxReceiveCount moves it to the DLQ.
-      logger.error('message is not an intent', { ...where, problems: failure.problems });
+    if (failure.kind === 'unusable') {
+      // Retrying cannot mend it: the worker moves it to the DLQ (or, failing that, the redrive policy does).
+      logger.error(`message ${failure.why}`, { ...where, problems: failure.problems });
     } else {
       const keys = { ...where, intentId: failure.intent.id, fingerprints: failure.intent.alerts.map((a) => a.fingerprint), error: failure.error };
       if (failure.kind === 'retryable') logger.warn('intent returned to the queue for a later retry', keys);

@@ -32,12 +32,12 @@ export interface RecordOrigin {
 }
 
 /**
- * A record that failed and goes back to the queue: `notAnIntent` can never succeed (the
- * queue's maxReceiveCount dead-letters it), `retryable` may succeed later, `failed` needs
- * someone to look.
+ * A record that failed: `unusable` can never succeed (not an intent, or an intent for a target
+ * the policy no longer has) and goes to the dead-letter queue alone; `retryable` may succeed
+ * later, `failed` needs someone to look; both go back to the queue.
  */
 export type RecordFailure = RecordOrigin &
-  ({ kind: 'notAnIntent'; problems: string[] } | { kind: 'retryable' | 'failed'; intent: Intent; error: Error });
+  ({ kind: 'unusable'; why: string; problems: string[] } | { kind: 'retryable' | 'failed'; intent: Intent; error: Error });
 
 /** What a host does with each outcome: Lambda logs and counts it, the local runtime prints it. */
 export interface WorkerReport {
@@ -58,6 +58,14 @@ const safeJson = (text: string): unknown => {
   }
 };
 
+/** A record's intent, or why the worker can never apply it: not an intent, or one for a target the policy no longer has. */
+const usableIntent = (body: string, targets: ReadonlySet<string>): { intent: Intent } | { why: string; problems: string[] } => {
+  const parsed = intentSchema.safeParse(safeJson(body));
+  if (!parsed.success) return { why: 'is not an intent', problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+  if (!targets.has(parsed.data.target)) return { why: 'names a target the policy does not have', problems: [`target "${parsed.data.target}" (intent ${parsed.data.id}): removed from the policy since it was queued?`] };
+  return { intent: parsed.data };
+};
+
 /**
  * The scaling worker, single writer of target state, for every host: the Lambda handler and
  * the local runtime hand it the same SQS FIFO batches. Records run in order; a failed record
@@ -67,6 +75,7 @@ const safeJson = (text: string): unknown => {
 export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerReport, backoff: RetryBackoff): ScalingWorker => {
   // The processor holds the batch it works on: one batch at a time per worker, as Lambda runs it.
   const processor = new SqsFifoPartialProcessorAsync();
+  const targets = new Set(policy.targets.map((t) => t.id));
   // Per batch: the delay of each group that failed, which the records it skipped share (the
   // group's next message may not overtake the one that failed).
   let delays = new Map<string, number>();
@@ -79,9 +88,9 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
       // Not started: back to the queue untouched, rather than cut off halfway by the timeout.
       throw new RetryableScalingError(`message ${record.messageId} not started: ${context.getRemainingTimeInMillis()} ms left of the function's time`);
     }
-    const parsed = intentSchema.safeParse(safeJson(record.body));
-    if (!parsed.success) {
-      report.failed({ ...origin, kind: 'notAnIntent', problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) });
+    const checked = usableIntent(record.body, targets);
+    if ('why' in checked) {
+      report.failed({ ...origin, kind: 'unusable', ...checked });
       // Retrying cannot mend it, and returning it would return the intents behind it in its
       // group too, each delivery counting against them: it goes to the dead-letter queue alone.
       try {
@@ -92,9 +101,9 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
       }
       // Not moved: back at once, so that the redrive policy dead-letters it in seconds.
       delays.set(origin.group, 0);
-      throw new Error(`message ${record.messageId} is not an intent`);
+      throw new Error(`message ${record.messageId} ${checked.why}`);
     }
-    const intent = parsed.data;
+    const { intent } = checked;
     try {
       report.decided(await applyIntent(policy, intent, deps));
     } catch (error) {

@@ -208,6 +208,32 @@ describe('The Lambda worker near its timeout', () => {
   });
 });
 
+describe('An intent for a target the policy no longer has', () => {
+  // Found by red team 7: applyIntent threw a plain error, so the record came back on every
+  // delivery with the intents behind it in its group (an emergency included), until all of
+  // them were dead-lettered: removing a GPU workload from the policy stalled its pool.
+  it('goes to the dead-letter queue alone; the intents behind it in its group are applied', async () => {
+    // Prepare: worker-rl's tick intent, queued before the policy dropped it, ahead of an emergency on its pool
+    const clock = new ManualClock(OFF_PEAK);
+    const store = new MemoryStateStore();
+    const cluster = new SimulatedCluster(policy, clock);
+    const dead: string[] = [];
+    const backoff = { retryAfter: () => Promise.reject(new Error('nothing returns')), deadLetter: async (record: { messageId: string }) => void dead.push(record.messageId) };
+    const without = { ...policy, targets: policy.targets.filter((t) => t.id !== 'worker-rl') };
+    const handler = worker.buildHandler(without, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
+    const intents = [{ ...emergencyIntent('worker-rl', { action: 'set', replicas: 2 }, clock.now()), id: 'gone' }, emergencyIntent('gpu-pool', { action: 'set', replicas: 3 }, clock.now())];
+    const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: 'gpu-pool', body: JSON.stringify(intent), receives: 1 })));
+
+    // Act
+    const result = await handler(event, lambdaContext('scaling-worker'));
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(dead).toEqual(['m0']);
+    expect(cluster.snapshot()['gpu-pool']?.desired).toBe(3);
+  });
+});
+
 describe('The retry backoff of a returned record', () => {
   // receives: the deliveries so far; each delay is jittered between half the ceiling and the ceiling.
   it.each([

@@ -5,7 +5,7 @@ import type { DeadRecord, RetryBackoff, RetryEntry } from '../../ports.ts';
  * The worker's retry backoff on the intent queue: ChangeMessageVisibilityBatch on the records
  * it returns (the worker's batches hold at most 10 records, the call's limit, so one call
  * serves a batch; resolves only when every entry was changed), and SendMessage of a record
- * that is not an intent to the dead-letter queue, in its group, deduplicated by its message id.
+ * that it can never apply (not an intent, or for a target the policy no longer has) to the dead-letter queue, in its group, deduplicated by its message id.
  */
 export class SqsRetryBackoff implements RetryBackoff {
   public constructor(

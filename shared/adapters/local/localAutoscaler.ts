@@ -96,8 +96,8 @@ export class LocalAutoscaler {
       decided: (decision) => this.decisions.push(decision),
       failed: (failure) =>
         print(
-          failure.kind === 'notAnIntent'
-            ? `${at()} ${failure.group} message ${failure.messageId} is not an intent (receive ${failure.receives}): ${failure.problems.join('; ')}`
+          failure.kind === 'unusable'
+            ? `${at()} ${failure.group} message ${failure.messageId} ${failure.why} (receive ${failure.receives}): ${failure.problems.join('; ')}`
             : `${at()} ${failure.group} error (${failure.kind}, receive ${failure.receives}, back to the queue): ${failure.error.message}`,
         ),
       backoffFailed: (records, error) => print(`${at()} ${records} record(s) back after the visibility timeout: ${error.message}`),

@@ -117,7 +117,7 @@ export class MemoryFifoQueue implements IntentQueue, RetryBackoff {
     }
   }
 
-  /** The worker's move of a record that is not an intent: out of its group, into the dead letters. */
+  /** The worker's move of a record it can never apply: out of its group, into the dead letters. */
   public async deadLetter(record: DeadRecord): Promise<void> {
     const now = this.clock.now().getTime();
     for (const messages of this.#groups.values()) {

@@ -73,7 +73,7 @@ describe('readiness, disruption budgets and joined GPU nodes, on a real kube-api
         await queue.send([intent]);
         await queue.drain(scaler);
         const failure = failures.shift();
-        if (failure) throw failure.kind === 'notAnIntent' ? new Error(failure.problems.join('; ')) : failure.error;
+        if (failure) throw failure.kind === 'unusable' ? new Error(failure.problems.join('; ')) : failure.error;
       },
       last: (target: string) => decisions.findLast((d) => d.target === target),
       all: (target: string) => decisions.filter((d) => d.target === target),

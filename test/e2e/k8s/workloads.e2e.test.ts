@@ -126,7 +126,7 @@ describe('Kubernetes workloads on a real kube-apiserver, driven by the use cases
     const drain = async (): Promise<void> => {
       await queue.drain(scaler);
       const failure = failures.shift();
-      if (failure) throw failure.kind === 'notAnIntent' ? new Error(failure.problems.join('; ')) : failure.error;
+      if (failure) throw failure.kind === 'unusable' ? new Error(failure.problems.join('; ')) : failure.error;
     };
     return {
       clock,
