@@ -21,6 +21,17 @@ export class PermanentScalingError extends Error {
 }
 
 /**
+ * The tick's document exists and is not a tick record (corrupt, or written by another version):
+ * the tick replaces it, its counters starting again, rather than failing every minute.
+ */
+export class UnreadableTickRecordError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'UnreadableTickRecordError';
+  }
+}
+
+/**
  * A 4xx lists at most this many problems: enough to fix the request, and an answer that stays
  * small however broken the request (150,000 empty alerts once made a 46 MB answer).
  */

@@ -59,7 +59,8 @@ export const buildHandler = (deps: TickDeps) =>
       // prom-client (66 KiB with what it brings) sums the tick's counters once the intents are
       // queued: a chunk of its own, outside the cold start that stands before them.
       const { recordTick } = await import('../../shared/app/prometheus.ts');
-      await recordTick(summary, seconds, deps);
+      const { replaced } = await recordTick(summary, seconds, deps);
+      if (replaced) logger.warn('the tick record could not be read and was replaced; its counters start again', { problem: replaced });
       if (summary.metricError) logger.warn('CloudWatch could not be read; metric rules leave their targets as they are', { error: summary.metricError });
       for (const [target, problem] of Object.entries(summary.unreadable)) {
         logger.error('state document cannot be read; the target holds until an operator command overwrites it', { target, problem });

@@ -70,7 +70,7 @@ export const handler = buildHandler({
   store: new SsmStateStore(ssm, config.STATE_PREFIX),
   ticks: new SsmTickRecordStore(ssm, config.STATE_PREFIX),
   clock: systemClock,
-  health: new AwsServiceHealth(cloudWatch, new SQSClient({}), config.DEAD_LETTER_QUEUE_URL, systemClock),
+  health: new AwsServiceHealth(cloudWatch, new SQSClient(AWS_CLIENT_OPTIONS), config.DEAD_LETTER_QUEUE_URL, systemClock),
   metrics: new CloudWatchMetricSource(cloudWatch),
   token: ssmToken(ssm, config.STATUS_TOKEN_PARAMETER),
 });

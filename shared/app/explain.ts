@@ -21,8 +21,10 @@ export const explainQuerySchema = z.strictObject({
 
 export type ExplainQuery = z.infer<typeof explainQuerySchema>;
 
-export const parseExplainQuery = (input: unknown): ExplainQuery => {
-  const result = explainQuerySchema.safeParse(input);
+export const parseExplainQuery = (query: Record<string, string | string[]>): ExplainQuery => {
+  // An offset written `+05:00` in a raw query string arrives as a space: take it back.
+  const at = query.at;
+  const result = explainQuerySchema.safeParse(typeof at === 'string' ? { ...query, at: at.replace(/ (\d{2}:\d{2})$/, '+$1') } : query);
   if (!result.success) throw invalidInput('invalid explain request', result.error.issues);
   return result.data;
 };

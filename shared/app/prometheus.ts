@@ -2,6 +2,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-cl
 import type { Policy } from '../domain/policy.ts';
 import { type CounterSeries, counterSeriesSchema, type TickRecord } from '../domain/tickRecord.ts';
 import * as z from '../domain/zod.ts';
+import { UnreadableTickRecordError } from '../errors.ts';
 import type { StateStore, TickRecordStore } from '../ports.ts';
 import type { TickSummary } from './tick.ts';
 
@@ -50,8 +51,8 @@ const layoutOf = (series: CounterSeries): string =>
  * cluster's workers). A series whose layout changed (new buckets after a deploy) starts again
  * from this tick, which Prometheus's `rate()` and `increase()` take as a counter reset.
  */
-export const recordTick = async (summary: TickSummary, seconds: number, deps: { ticks: TickRecordStore }): Promise<TickRecord> => {
-  const [prior, current] = await Promise.all([deps.ticks.get(), tickCounters({ evaluations: summary.evaluations, seconds })]);
+export const recordTick = async (summary: TickSummary, seconds: number, deps: { ticks: TickRecordStore }): Promise<{ record: TickRecord; replaced?: string }> => {
+  const [{ record: prior, unreadable }, current] = await Promise.all([readTickRecord(deps.ticks), tickCounters({ evaluations: summary.evaluations, seconds })]);
   const layouts = new Map(current.map((series) => [series.name, layoutOf(series)]));
   const kept = (prior?.counters ?? []).filter((series) => layouts.get(series.name) === layoutOf(series));
   // The current tick first: its help text is the one the sum keeps.
@@ -63,7 +64,21 @@ export const recordTick = async (summary: TickSummary, seconds: number, deps: { 
     counters: z.array(counterSeriesSchema).parse(await summed.getMetricsAsJSON()),
   };
   await deps.ticks.put(record);
-  return record;
+  return { record, ...(unreadable ? { replaced: unreadable } : {}) };
+};
+
+/**
+ * The tick's document, or why it could not be used: a corrupt or foreign one is replaced by the
+ * next tick (its counters start again, a reset to Prometheus), not a failure of every tick and scrape.
+ */
+const readTickRecord = async (ticks: TickRecordStore): Promise<{ record?: TickRecord; unreadable?: string }> => {
+  try {
+    const record = await ticks.get();
+    return record ? { record } : {};
+  } catch (error) {
+    if (error instanceof UnreadableTickRecordError) return { unreadable: error.message };
+    throw error;
+  }
 };
 
 export interface Exposition {
@@ -78,7 +93,7 @@ export interface Exposition {
  * would read as "no pending training job" to `scaling_gpu_pool_idle`.
  */
 export const prometheusExposition = async (policy: Policy, deps: { store: StateStore; ticks: TickRecordStore }): Promise<Exposition> => {
-  const [states, record] = await Promise.all([deps.store.list(), deps.ticks.get()]);
+  const [states, { record }] = await Promise.all([deps.store.list(), readTickRecord(deps.ticks)]);
   const sizes = new Map([...states.values()].flatMap((s) => (s.desired === null ? [] : [[s.target, s.desired] as const])));
   const registry = new Registry();
   const replicas = new Gauge({

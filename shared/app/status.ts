@@ -149,6 +149,9 @@ export const status = async (policy: Policy, deps: StatusDeps): Promise<StatusRe
   if (tick === null) problems.push('no tick seen: schedules, alert expiry and idle pools are not re-evaluated');
   else if (tickAge > TICK_STALE_SECONDS) problems.push(`no tick for ${Math.floor(tickAge / 60)} minutes (last ${lastTickAt}): evaluations stalled`);
   if (deadLetters !== null && deadLetters > 0) problems.push(`${deadLetters} intent(s) in the dead-letter queue: scaling actions that did not happen`);
-  for (const [target, message] of states.unreadable) problems.push(`state of ${target} could not be read: ${message}`);
+  for (const target of policy.targets) {
+    const message = states.unreadable.get(target.id);
+    if (message !== undefined) problems.push(`state of ${target.id} could not be read: ${message}`);
+  }
   return { at: new Date(now).toISOString(), healthy: problems.length === 0, problems, lastTickAt, deadLetters, targets };
 };

@@ -111,7 +111,8 @@ export const tick = async (
   const [states, read] = await Promise.all([deps.store.list(), readTargetSignals(policy, deps.metrics, now)]);
   const summary: TickSummary = {
     at: now.toISOString(), evaluations: 0, queued: [], foreseen: [], sizes: {}, gpuNodes: 0, idlePools: [], waiting: [], gauges: read.gauges,
-    unreadable: Object.fromEntries(states.unreadable),
+    // A leftover document of a target the policy no longer has is no one's to mend: not counted.
+    unreadable: Object.fromEntries([...states.unreadable].filter(([id]) => policy.targets.some((t) => t.id === id))),
     ...(read.error ? { metricError: read.error } : {}),
   };
   // Drift (someone else resized a target) shows only against the live size, which the worker reads.

@@ -250,8 +250,12 @@ export const remembersIntent = (state: TargetState, intentId: string): boolean =
 /** Keeps the newest `limit` items of a list that grows at its end. */
 export const keepLast = <T>(items: readonly T[], limit: number): T[] => items.slice(Math.max(0, items.length - limit));
 
-/** A stored document read back: its state, or why it cannot be used. */
-export const parseStateDocument = (text: string): { state: TargetState } | { problem: string } => {
+/**
+ * A stored document read back for `target`: its state, or why it cannot be used. A document
+ * another target's (copied or renamed by hand) is unreadable here: trusted, it would send this
+ * target's decisions to the other one's document.
+ */
+export const parseStateDocument = (text: string, target: string): { state: TargetState } | { problem: string } => {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -259,7 +263,7 @@ export const parseStateDocument = (text: string): { state: TargetState } | { pro
     return { problem: `not JSON: ${(error as Error).message}`.slice(0, 200) };
   }
   const result = targetStateSchema.safeParse(json);
-  if (result.success) return { state: result.data };
+  if (result.success) return result.data.target === target ? { state: result.data } : { problem: `target: the document is "${result.data.target}"'s, not "${target}"'s`.slice(0, 200) };
   const issue = result.error.issues[0];
   return { problem: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`.slice(0, 200) };
 };

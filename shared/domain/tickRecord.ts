@@ -1,3 +1,4 @@
+import { UnreadableTickRecordError } from '../errors.ts';
 import * as z from './zod.ts';
 
 /**
@@ -36,3 +37,16 @@ export const tickRecordSchema = z.strictObject({
 
 export type CounterSeries = z.infer<typeof counterSeriesSchema>;
 export type TickRecord = z.infer<typeof tickRecordSchema>;
+
+/** A stored tick document read back, `where` naming it; one that is not a tick record throws UnreadableTickRecordError. */
+export const parseTickRecord = (text: string, where: string): TickRecord => {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UnreadableTickRecordError(`${where} is not JSON: ${(error as Error).message}`.slice(0, 300));
+  }
+  const result = tickRecordSchema.safeParse(json);
+  if (!result.success) throw new UnreadableTickRecordError(`${where} is not a tick record: ${result.error.issues[0]?.path.join('.') || '(root)'}: ${result.error.issues[0]?.message}`.slice(0, 300));
+  return result.data;
+};

@@ -49,7 +49,7 @@ describe('Function: recordTick', () => {
   it('starts a histogram again when its buckets changed since the stored one', async () => {
     // Prepare: a document from a build with other buckets
     const ticks = new MemoryTickRecordStore();
-    const first = await recordTick(summary(5), 0.2, { ticks });
+    const { record: first } = await recordTick(summary(5), 0.2, { ticks });
     const histogram = first.counters.find((c) => c.type === 'histogram');
     await ticks.put({
       ...first,
@@ -57,7 +57,7 @@ describe('Function: recordTick', () => {
     });
 
     // Act
-    const record = await recordTick(summary(5), 0.2, { ticks });
+    const { record } = await recordTick(summary(5), 0.2, { ticks });
 
     // Assess: the counter goes on, the histogram counts this tick only, with today's buckets
     const values = record.counters.find((c) => c.type === 'histogram')?.values ?? [];

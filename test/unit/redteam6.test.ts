@@ -75,4 +75,12 @@ describe('red team 6 (npm start HTTP API)', () => {
     // Fixed (app/status.ts pauseSince). Was: `since` showed the lifted pause's PauseSet, an hour earlier.
     expect((await status('hsof')).pause).toMatchObject({ pinned: true, since: pinnedAt, until: new Date(Date.parse(pinnedAt) + 3_600_000).toISOString() });
   });
+
+  // Found by red team 7: `at=...+05:00` typed into a URL decodes `+` as a space, and was refused.
+  it('explain takes a positive offset written raw in the query string', async () => {
+    await start('2026-11-23T10:00:00-05:00');
+    const r = await fetch(`${local.url}/explain?target=api&at=2026-11-23T20:30:00+05:00`);
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ target: 'api', at: '2026-11-23T15:30:00.000Z' });
+  });
 });

@@ -53,7 +53,7 @@ export class SsmStateStore implements StateStore {
   private add(read: StateRead, name: string | undefined, value: string | undefined): void {
     if (name === undefined || value === undefined) return;
     const target = name.slice(`${this.prefix}/targets/`.length);
-    const parsed = parseStateDocument(value);
+    const parsed = parseStateDocument(value, target);
     if ('state' in parsed) read.set(target, parsed.state);
     else read.unreadable.set(target, `${name}: ${parsed.problem}`);
   }

@@ -1,5 +1,5 @@
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { type TickRecord, tickRecordSchema } from '../../domain/tickRecord.ts';
+import { parseTickRecord, type TickRecord } from '../../domain/tickRecord.ts';
 import type { TickRecordStore } from '../../ports.ts';
 
 /**
@@ -17,16 +17,15 @@ export class SsmTickRecordStore implements TickRecordStore {
   }
 
   public async get(): Promise<TickRecord | undefined> {
+    let value: string | undefined;
     try {
-      const { Parameter } = await this.ssm.send(new GetParameterCommand({ Name: this.#name }));
-      if (Parameter?.Value === undefined) return undefined;
-      const result = tickRecordSchema.safeParse(JSON.parse(Parameter.Value));
-      if (!result.success) throw new Error(`parameter ${this.#name} is not a tick record: ${result.error.issues[0]?.message}`);
-      return result.data;
+      value = (await this.ssm.send(new GetParameterCommand({ Name: this.#name }))).Parameter?.Value;
     } catch (error) {
       if (error instanceof ParameterNotFound) return undefined;
       throw error;
     }
+    if (value === undefined) return undefined;
+    return parseTickRecord(value, `parameter ${this.#name}`);
   }
 
   public async put(record: TickRecord): Promise<void> {

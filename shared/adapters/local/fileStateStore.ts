@@ -35,7 +35,7 @@ export class FileStateStore implements StateStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    const parsed = parseStateDocument(text);
+    const parsed = parseStateDocument(text, target);
     if ('state' in parsed) read.set(target, parsed.state);
     else read.unreadable.set(target, `${this.path(target)}: ${parsed.problem}`);
   }

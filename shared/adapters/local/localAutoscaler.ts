@@ -119,7 +119,8 @@ export class LocalAutoscaler {
     const started = performance.now();
     const summary = await tick(this.options.policy, { store: this.options.store, queue: this.queue, clock: this.options.clock, metrics: this.metrics });
     // As the Lambda tick measures itself: its own evaluations, not the worker's run after them.
-    await recordTick(summary, (performance.now() - started) / 1000, { ticks: this.ticks });
+    const { replaced } = await recordTick(summary, (performance.now() - started) / 1000, { ticks: this.ticks });
+    if (replaced) this.options.print(`${summary.at} tick record replaced, its counters start again: ${replaced}`);
     this.#lastTickAt = summary.at;
     await this.drain();
     return summary;

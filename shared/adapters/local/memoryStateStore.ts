@@ -37,7 +37,7 @@ export class MemoryStateStore implements StateStore {
     for (const id of targets) {
       const text = this.#documents.get(id);
       if (text === undefined) continue;
-      const parsed = parseStateDocument(text);
+      const parsed = parseStateDocument(text, id);
       if ('state' in parsed) read.set(id, parsed.state);
       else read.unreadable.set(id, parsed.problem);
     }

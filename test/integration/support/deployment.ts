@@ -98,6 +98,8 @@ export const deploy = async (
     dlqUrl,
     queueUrl,
     tokenName,
+    /** The stage's parameter path: `<prefix>/targets/<id>`, `<prefix>/tick`. */
+    prefix,
     post: async (body: string | undefined, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) =>
       (await webhook(functionUrlEvent(body, headers), lambdaContext('alertmanager-webhook'))) as APIGatewayProxyStructuredResultV2,
     pump,
