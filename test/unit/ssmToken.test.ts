@@ -41,6 +41,16 @@ describe('Function: ssmToken', () => {
     ]);
   });
 
+  // Found by red team 7: a token put from a file kept its newline, and every request was refused.
+  it('takes the token without the whitespace around it; a blank one is no token', async () => {
+    const { ssm } = answeringSsm(['  from-a-file\n', ' \n']);
+    let now = 0;
+    const token = ssmToken(ssm, '/gpu-autoscaler/prod/webhook-token', () => now);
+    expect(await token()).toBe('from-a-file');
+    now = 60_000;
+    await expect(token()).rejects.toThrow('SSM parameter /gpu-autoscaler/prod/webhook-token holds no token');
+  });
+
   it('shares one read between the requests that arrive while it is under way', async () => {
     // Prepare
     const { ssm, asked } = answeringSsm(['token']);

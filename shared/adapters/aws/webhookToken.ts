@@ -13,8 +13,10 @@ export const ssmToken = (ssm: SSMClient, name: string, now: () => number = Date.
   let cached: { token: Promise<string>; until: number } | undefined;
   const read = async (): Promise<string> => {
     const { Parameter } = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-    if (!Parameter?.Value) throw new Error(`SSM parameter ${name} holds no token`);
-    return Parameter.Value;
+    // A value put from a file (`--value file://token`) keeps its newline, which no header can carry.
+    const token = Parameter?.Value?.trim();
+    if (!token) throw new Error(`SSM parameter ${name} holds no token`);
+    return token;
   };
   return (): Promise<string> => {
     if (cached && now() < cached.until) return cached.token;
