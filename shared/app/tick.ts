@@ -134,7 +134,10 @@ export const tick = async (
     if (preview.state.idleSince !== undefined) summary.idlePools.push(target.id);
     if (preview.verdict === 'hold') summary.waiting.push(target.id);
     // A hold that asks another target for something (a pool for nodes) is worth a delivery too.
-    if (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state) || reconciles(target.id)) {
+    // A document that cannot be read stays so until an operator command overwrites it (the worker
+    // only holds it): its reconcile minute keeps that hold in view without one every minute.
+    const changes = !states.unreadable.has(target.id) && (preview.verdict === 'scale' || preview.followUps.length > 0 || stateMoves(prior, preview.state));
+    if (changes || reconciles(target.id)) {
       summary.queued.push(intent);
       summary.foreseen.push(preview);
     }

@@ -117,6 +117,12 @@ export const targetStateSchema = z.strictObject({
   /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
   alertsTruncated: z.optional(z.literal(true)),
   /**
+   * Set while the hold the history ends with is still in force (no decision since moved or let
+   * go): the same hold decided again is not recorded twice, while one that comes back after
+   * it ended is.
+   */
+  holding: z.optional(z.literal(true)),
+  /**
    * The veto alerts dropped to fit, by fingerprint, since when they fire and when last seen:
    * the target stays vetoed (`alertsTruncated`) until each is seen resolved (by a notice no
    * older than its firing) or not re-sent for `alertTtl`.

@@ -248,7 +248,8 @@ describe('red team', () => {
     store.putDocument('app', 'not json');
     clock.advance(30 * 60);
     const e = await explain('app');
-    await post('/tick');
+    // The tick delivers an unreadable target at its reconcile minute (one in five).
+    await ticks(5);
     const worker = scaler!.decisions.filter((d) => d.target === 'app').at(-1);
     expect(worker?.reasons[0]?.code).toBe('StateUnreadable');
     expect(e.now.decision.to).toBe(worker?.to); // actual: explain 5 -> 4, worker holds 5

@@ -83,4 +83,47 @@ describe('red team 6 (npm start HTTP API)', () => {
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({ target: 'api', at: '2026-11-23T15:30:00.000Z' });
   });
+
+  // Found by red team 7: the tick queued a target whose document cannot be read every minute
+  // (nothing it decides can be written), and each delivery published the same StateUnreadable
+  // hold: 60 audit events an hour for one broken document.
+  it('a target whose state cannot be read is delivered once per reconcile interval, not every minute', async () => {
+    const store = new MemoryStateStore();
+    await start('2026-11-24T03:00:00-05:00', shipped, store);
+    await post('/tick');
+    store.putDocument('app', 'not json');
+    const before = local.scaler?.decisions.length ?? 0;
+
+    await ticksFor(10);
+
+    const held = (local.scaler?.decisions ?? []).slice(before).filter((d) => d.target === 'app');
+    expect(held.map((d) => d.reasons[0]?.code)).toEqual(['StateUnreadable', 'StateUnreadable']);
+  });
+
+  // Found by red team 8: the first version compared a hold with the last history entry only, and
+  // decisions that hold nothing are not in the history: a veto that resolved and fired again an
+  // hour later matched the first episode's entry word for word, and was neither recorded nor
+  // published. Fixed: `holding` says whether the hold the history ends with is still in force.
+  it('a veto that ended and fired again is a new hold: recorded and published', async () => {
+    const printed: string[] = [];
+    await start('2026-11-24T20:00:00-05:00', shipped, new MemoryStateStore(), (line) => printed.push(line));
+    await post('/tick');
+    await ticksFor(15);
+    const both = (startsAt: string, state: 'firing' | 'resolved' = 'firing') =>
+      webhookPayload([
+        { alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' }, fingerprint: 'llmq', startsAt, status: state },
+        { alertname: 'VRAMHeadroomLow', labels: { instance: 'gpu-1' }, fingerprint: 'vram1', startsAt, status: state },
+      ]);
+    const first = local.clock.now().toISOString();
+    await post('/webhook', both(first));
+    await ticksFor(10);
+    await post('/webhook', both(first, 'resolved'));
+    await ticksFor(60);
+    const again = local.clock.now().toISOString();
+
+    await post('/webhook', both(again));
+
+    expect(printed.filter((line) => line.includes('worker-llm') && line.includes('[VetoedByAlert]'))).toHaveLength(2);
+    expect((await status('worker-llm')).lastDecisions[0]).toMatchObject({ at: again, code: 'VetoedByAlert' });
+  });
 });

@@ -96,7 +96,9 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     // A pause (or pin) ends on a decision of its own, which releases a pinned HPA: not here.
     const refreshed = { ...readIntoState(target, priorState, intent, nowMs, []), ...(priorState.pause ? { pause: priorState.pause } : {}) };
     const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
-    return { ...decision, state: { ...decision.state, history: priorState.history } };
+    // Nothing was decided: a hold in force stays so (a re-sent notice between two reconciles).
+    const { holding: _h, ...rest } = decision.state;
+    return { ...decision, state: { ...rest, history: priorState.history, ...(priorState.holding ? { holding: true as const } : {}) } };
   }
   const old = tooOld(target, intent, nowMs);
   if (old) {

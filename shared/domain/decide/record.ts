@@ -51,14 +51,16 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
   const top = reasons[0] as Reason;
   const cause = p.limitedBy && p.cause && top.code !== p.cause.code ? p.cause.code : undefined;
   const last = nextState.history.at(-1);
-  // The same hold, word for word, seen again by a reconcile or a re-sent notice: the history
-  // already says so since it began. Recording it again would push the last actions out
-  // of the bounded history and republish the same event every few minutes.
+  // The same hold, word for word, seen again by a reconcile or a re-sent notice while it is
+  // still in force: the history already says so since it began. Recording it again would push
+  // the last actions out of the bounded history and republish the same event every few minutes.
   const repeated =
-    verdict === 'hold' && !extra.command && extra.leading.length === 0 && intent.source !== 'emergency' && last !== undefined && last.code === top.code && last.cause === cause && last.from === from && last.to === p.to && last.message === top.message.slice(0, STATE_LIMITS.message);
+    verdict === 'hold' && prior.holding === true && !extra.command && extra.leading.length === 0 && intent.source !== 'emergency' && last !== undefined && last.code === top.code && last.cause === cause && last.from === from && last.to === p.to && last.message === top.message.slice(0, STATE_LIMITS.message);
   const recorded = (verdict !== 'none' || extra.leading.length > 0 || intent.source === 'emergency') && !repeated;
+  const { holding: _held, ...unheld } = nextState;
   let state: TargetState = {
-    ...nextState,
+    ...unheld,
+    ...(verdict === 'hold' ? { holding: true as const } : {}),
     generation: prior.generation + 1,
     recentIntents: keepLast([...nextState.recentIntents.filter((id) => id !== intent.id), intent.id], STATE_LIMITS.recentIntents),
     history: recorded
