@@ -29,6 +29,7 @@ export const fullestState = (sizes: StateSizes): TargetState => {
     version: 1, target: id('x'), generation: Number.MAX_SAFE_INTEGER, desired: 100_000, lastScaleAt: at, lastUpAt: at, lastDownAt: at,
     alerts: Array.from({ length: STATE_LIMITS.alerts }, (_, i) => ({ fingerprint: String(i).padStart(sizes.fingerprint, 'f'), alertname: 'A'.repeat(sizes.alertname), rules: [id('v')], startsAt: at, seenAt: at, value: -1.2345678901234567e-300, veto: true as const })),
     alertsTruncated: true,
+    holding: true,
     droppedVetoes: Array.from({ length: STATE_LIMITS.droppedVetoes }, (_, i) => ({ fingerprint: String(i).padStart(sizes.fingerprint, 'd'), startsAt: at, seenAt: at })),
     vetoesForgottenUntil: at,
     tombstones: Array.from({ length: STATE_LIMITS.tombstones }, (_, i) => ({ fingerprint: String(i).padStart(sizes.fingerprint, 'g'), startsAt: at, resolvedAt: at })),
