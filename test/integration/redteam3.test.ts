@@ -1,6 +1,5 @@
 import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logger } from '../../shared/observability.ts';
+import { describe, expect, it } from 'vitest';
 import { SqsIntentQueue } from '../../shared/adapters/aws/sqsIntentQueue.ts';
 import { SsmTickRecordStore } from '../../shared/adapters/aws/ssmTickRecordStore.ts';
 import { ssmToken } from '../../shared/adapters/aws/webhookToken.ts';
@@ -10,6 +9,7 @@ import { fifoGroupOf } from '../../shared/app/gpuView.ts';
 import type { TickRecordStore } from '../../shared/ports.ts';
 import { functionUrlEvent, lambdaContext } from '../support/lambda.ts';
 import { webhookPayload } from '../support/payloads.ts';
+import { quietLogs } from './support/quietLogs.ts';
 import { deploy, STATUS_TOKEN, TOKEN } from './support/deployment.ts';
 
 // Red team 3: the bearer token read with the function's own SSM client, and prom-client loaded
@@ -18,12 +18,7 @@ import { deploy, STATUS_TOKEN, TOKEN } from './support/deployment.ts';
 const body = JSON.stringify(webhookPayload([{ alertname: 'GPUPodsPending', labels: { nodegroup: 'gpu-workers' }, fingerprint: 'gpu1' }]));
 
 describe('red team 3 (Lambda handlers on moto)', () => {
-  let level = '';
-  beforeAll(() => {
-    level = logger.getLevelName();
-    logger.setLogLevel('CRITICAL');
-  });
-  afterAll(() => logger.setLogLevel(level as never));
+  quietLogs();
 
   it('holds: webhook token rotation within the minute, a missing parameter (5xx, not cached) and concurrent first requests (one read)', async () => {
     const world = await deploy('2026-11-23T10:00:00-05:00');

@@ -1,6 +1,6 @@
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logger } from '../../shared/observability.ts';
+import { describe, expect, it } from 'vitest';
+import { quietLogs } from './support/quietLogs.ts';
 import { deploy, STATUS_TOKEN } from './support/deployment.ts';
 
 // Red team 7: documents in SSM that the scaler did not write as they are (a corrupt tick record,
@@ -10,12 +10,7 @@ import { deploy, STATUS_TOKEN } from './support/deployment.ts';
 const authorization = `Bearer ${STATUS_TOKEN}`;
 
 describe('red team 7 (Lambda handlers on moto)', () => {
-  let level = '';
-  beforeAll(() => {
-    level = logger.getLevelName();
-    logger.setLogLevel('CRITICAL');
-  });
-  afterAll(() => logger.setLogLevel(level as never));
+  quietLogs();
 
   // Fixed (UnreadableTickRecordError: the tick replaces the record). Was: every tick threw in
   // recordTick after queueing its intents, the record was never rewritten, GET /metrics answered
