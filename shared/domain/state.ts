@@ -117,9 +117,9 @@ export const targetStateSchema = z.strictObject({
   /** Set while alerts had to be dropped to fit: the target is treated as vetoed (fail safe). */
   alertsTruncated: z.optional(z.literal(true)),
   /**
-   * Set while the hold the history ends with is still in force (no decision since moved or let
-   * go): the same hold decided again is not recorded twice, while one that comes back after
-   * it ended is.
+   * Set while the hold the history ends with is still in force (since it, nothing moved the
+   * target, and no alert or pause began or ended): the same hold decided again is not
+   * recorded twice, while one that comes back after it ended is.
    */
   holding: z.optional(z.literal(true)),
   /**

@@ -126,4 +126,26 @@ describe('red team 6 (npm start HTTP API)', () => {
     expect(printed.filter((line) => line.includes('worker-llm') && line.includes('[VetoedByAlert]'))).toHaveLength(2);
     expect((await status('worker-llm')).lastDecisions[0]).toMatchObject({ at: again, code: 'VetoedByAlert' });
   });
+
+  // Found by red team 9: with `holding` cleared by any decision that was not a hold, a paused
+  // pool alternated between its own reconcile (nothing to do) and its waiting workload's request
+  // (held by the pause): the same Paused hold was recorded and published at every reconcile, and
+  // pushed PauseSet (and /status pause.since) out of the history. A decision with nothing to do
+  // now ends a hold only when an alert or the pause began or ended.
+  it('a paused pool asked for nodes every minute records and publishes its hold once', async () => {
+    const printed: string[] = [];
+    await start('2026-11-24T20:00:00-05:00', shipped, new MemoryStateStore(), (line) => printed.push(line));
+    await post('/tick');
+    await ticksFor(15);
+    const pausedAt = local.clock.now().toISOString();
+    await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '2h', reason: 'INC-12', actor: 'jane' });
+    await post('/webhook', webhookPayload([{ alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' }, fingerprint: 'llmq' }]));
+
+    await ticksFor(30);
+
+    expect(printed.filter((line) => / gpu-pool \d+ \(hold\) \[Paused\]/.test(line))).toHaveLength(1);
+    const pool = await status('gpu-pool');
+    expect(pool.lastDecisions.map((d) => d.code)).toEqual(['Paused', 'PauseSet', ...pool.lastDecisions.slice(2).map((d) => d.code)]);
+    expect(pool.pause).toMatchObject({ since: pausedAt });
+  });
 });

@@ -28,6 +28,17 @@ const settleWindow = (state: TargetState, size: number): TargetState => {
 const unique = (reasons: readonly Reason[]): Reason[] =>
   reasons.filter((r, i) => reasons.findIndex((o) => o.code === r.code && o.message === r.message) === i);
 
+/**
+ * Whether what a hold stands on changed: an alert began or ended, or a pause was set, changed or
+ * lifted. A decision with nothing to do in between (a pool's reconcile between the requests of
+ * its waiting workloads) leaves a hold in force; one after such a change ends it, so the same
+ * hold coming back (a veto that resolved and fired again) is recorded anew.
+ */
+const holdingConditionsChanged = (prior: TargetState, next: TargetState): boolean => {
+  const alerts = (state: TargetState) => state.alerts.map((a) => `${a.fingerprint}@${a.startsAt}`).sort().join(' ');
+  return alerts(prior) !== alerts(next) || prior.pause?.until !== next.pause?.until;
+};
+
 export interface Recorded {
   /** Reasons that come before the chain's (a command, a recovery), headline first. */
   leading: Reason[];
@@ -60,7 +71,7 @@ export const record = (ctx: Context, prior: TargetState, intent: Intent, from: n
   const { holding: _held, ...unheld } = nextState;
   let state: TargetState = {
     ...unheld,
-    ...(verdict === 'hold' ? { holding: true as const } : {}),
+    ...(verdict === 'hold' || (verdict === 'none' && prior.holding && !holdingConditionsChanged(prior, nextState)) ? { holding: true as const } : {}),
     generation: prior.generation + 1,
     recentIntents: keepLast([...nextState.recentIntents.filter((id) => id !== intent.id), intent.id], STATE_LIMITS.recentIntents),
     history: recorded
