@@ -96,15 +96,16 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
   // A document the next read would refuse must never be written: fail here, loudly, instead.
   const next = targetStateSchema.parse(decision.state);
   if (decision.followUps.length > 0) await deps.queue.send(followUpsOf(decision, intent));
+  const urgency = alertUrgency(target);
   if (decision.verdict === 'scale' && !shadow) {
     const pending = { to: decision.to, from: decision.from, emergency: decision.emergency, ...(decision.hpa ? { pin: decision.hpa === 'pin' } : {}), audit: auditRecordOf(decision) };
     // Compacted again with the pending record, which the decision's own compaction did not see.
-    await deps.store.put(compactState({ ...next, pending }, alertUrgency(target)));
+    await deps.store.put(compactState({ ...next, pending }, urgency));
     await scaleTo(target, decision, deps);
-    await deps.store.put(await publish(decision, next, deps, alertUrgency(target)));
+    await deps.store.put(await publish(decision, next, deps, urgency));
     return decision;
   }
-  const published = await publish(decision, next, deps, alertUrgency(target));
+  const published = await publish(decision, next, deps, urgency);
   if (changes(prior, published)) await deps.store.put(published);
   return decision;
 };

@@ -240,9 +240,15 @@ export const compactState = (state: TargetState, urgency: (alert: ActiveAlert) =
   return next;
 };
 
-/** The alert that is not a veto and matters least: the least urgent, and of those the one seen longest ago. */
+/** Which alert to keep first when not all fit: the most urgent, and of those the one seen last. */
+export const moreUrgentFirst =
+  (urgency: (alert: ActiveAlert) => number) =>
+  (a: ActiveAlert, b: ActiveAlert): number =>
+    urgency(b) - urgency(a) || Date.parse(b.seenAt) - Date.parse(a.seenAt);
+
+/** The alert that is not a veto and matters least: the last to keep. */
 const leastUrgent = (alerts: readonly ActiveAlert[], urgency: (alert: ActiveAlert) => number): ActiveAlert | undefined =>
-  alerts.filter((a) => !a.veto).reduce<ActiveAlert | undefined>((least, a) => (least === undefined || urgency(a) < urgency(least) || (urgency(a) === urgency(least) && a.seenAt < least.seenAt) ? a : least), undefined);
+  alerts.filter((a) => !a.veto).sort(moreUrgentFirst(urgency)).at(-1);
 
 /**
  * Whether a target's state remembers deciding an intent: among the recent intents, the

@@ -96,9 +96,7 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     // A pause (or pin) ends on a decision of its own, which releases a pinned HPA: not here.
     const refreshed = { ...readIntoState(target, priorState, intent, nowMs, []), ...(priorState.pause ? { pause: priorState.pause } : {}) };
     const decision = record(bare, priorState, intent, recorded, stay(recorded), { leading: [reason('Duplicate', `intent ${intent.id} was already decided; no second action`)], observed: [], ...extra }, refreshed);
-    // Nothing was decided: a hold in force stays so (a re-sent notice between two reconciles).
-    const { holding: _h, ...rest } = decision.state;
-    return { ...decision, state: { ...rest, history: priorState.history, ...(priorState.holding ? { holding: true as const } : {}) } };
+    return { ...decision, state: { ...decision.state, history: priorState.history } };
   }
   const old = tooOld(target, intent, nowMs);
   if (old) {

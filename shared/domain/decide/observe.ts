@@ -6,7 +6,7 @@ import { ACTIVE_WORK } from '../policyLookups.ts';
 import { reason, type Reason } from '../reasons.ts';
 import type { ResolvedTarget } from '../resolve.ts';
 import { activeWindow, type Occurrence } from '../schedule.ts';
-import { type ActiveAlert, keepLast, STATE_LIMITS, type TargetState, type Tombstone } from '../state.ts';
+import { type ActiveAlert, keepLast, moreUrgentFirst, STATE_LIMITS, type TargetState, type Tombstone } from '../state.ts';
 import { type GpuView, iso, ms, since } from './context.ts';
 
 // Observing: what the intent and the instant change in the state before anything is proposed.
@@ -80,8 +80,7 @@ const keepAlerts = (target: ResolvedTarget, live: ActiveAlert[], notes: Reason[]
   const vetoes = keepLast(allVetoes, STATE_LIMITS.vetoAlerts);
   const others = live.filter((a) => !a.veto);
   const room = STATE_LIMITS.alerts - vetoes.length;
-  const urgency = alertUrgency(target);
-  const keptOthers = new Set([...others].sort((a, b) => urgency(b) - urgency(a) || -bySeen(a, b)).slice(0, room));
+  const keptOthers = new Set([...others].sort(moreUrgentFirst(alertUrgency(target))).slice(0, room));
   const kept = [...vetoes, ...others.filter((a) => keptOthers.has(a)).sort(bySeen)];
   const droppedVetoes = allVetoes.slice(0, allVetoes.length - vetoes.length);
   notes.push(reason('AlertsTruncated', `kept ${kept.length} of ${live.length} active alerts, vetoes first, then the most urgent${droppedVetoes.length ? '; vetoes had to go too, so scale-ups are blocked until each is seen resolved' : ''}`));
