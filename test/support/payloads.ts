@@ -1,6 +1,6 @@
 import type { WebhookPayload } from '../../shared/domain/alertmanager.ts';
 
-type AlertSpec = {
+export type AlertSpec = {
   alertname: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
@@ -30,3 +30,13 @@ export const webhookPayload = (alerts: AlertSpec[]): WebhookPayload => ({
     fingerprint: a.fingerprint ?? `fp${a.alertname.toLowerCase()}`,
   })),
 });
+
+/** A 16-hex fingerprint made from a name, as Alertmanager's are 16 hex. */
+const fingerprintOf = (name: string): string => Buffer.from(name).toString('hex').padStart(16, '0').slice(-16);
+
+/** `n` per-GPU VRAMHeadroomLow vetoes of one node (GPUs `from`..), one Alertmanager group per node. */
+export const vramVetoes = (node: string, n: number, status: 'firing' | 'resolved' = 'firing', from = 0): AlertSpec[] =>
+  Array.from({ length: n }, (_, k) => from + k).map((i) => ({ alertname: 'VRAMHeadroomLow', labels: { node, gpu: String(i) }, fingerprint: fingerprintOf(`${node}-${i}`), status }));
+
+/** An alert on worker-llm (its `service` label). */
+export const llmAlert = (alertname: string, fingerprint: string, status: 'firing' | 'resolved' = 'firing'): AlertSpec => ({ alertname, labels: { service: 'worker-llm' }, fingerprint, status });

@@ -4,7 +4,7 @@ import type { Policy } from '../../shared/domain/policy.ts';
 import type { TargetState } from '../../shared/domain/state.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { gatedStore, localSession } from '../support/localHttp.ts';
-import { webhookPayload } from '../support/payloads.ts';
+import { type AlertSpec, llmAlert as llm, vramVetoes as vram, webhookPayload } from '../support/payloads.ts';
 
 // Red team 4: keyed emergency commands (ek- ids, emergencyKeys marks, IdempotencyKeyReused at the
 // worker) and veto slots (droppedVetoes, P0..P3 ordering of the other alerts), through `npm start`'s
@@ -15,12 +15,7 @@ const shipped = loadPolicyFile('policy.yaml');
 describe('red team 4 (npm start HTTP API)', () => {
   const local = localSession(shipped);
   const { start, raw, post, ticksFor, status } = local;
-  type A = { alertname: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved'; startsAt?: string };
-  const alerts = (list: A[]) => webhookPayload(list);
-  const hex = (s: string) => Buffer.from(s).toString('hex').padStart(16, '0').slice(-16);
-  const vram = (node: string, n: number, status: 'firing' | 'resolved' = 'firing', startsAt?: string): A[] =>
-    Array.from({ length: n }, (_, i) => ({ alertname: 'VRAMHeadroomLow', labels: { node, gpu: String(i) }, fingerprint: hex(`${node}-${i}`), status, ...(startsAt ? { startsAt } : {}) }));
-  const llm = (alertname: string, fingerprint: string, status: 'firing' | 'resolved' = 'firing'): A => ({ alertname, labels: { service: 'worker-llm' }, fingerprint, status });
+  const alerts = (list: AlertSpec[]) => webhookPayload(list);
   const body = (extra: Record<string, unknown>) => ({ reason: 'INC-1', actor: 'oncall', ...extra });
 
   afterEach(() => local.close());
@@ -107,7 +102,7 @@ describe('red team 4 (npm start HTTP API)', () => {
   const staleResolveSeq = async (others: number) => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
-    const z0 = (state: 'firing' | 'resolved', startsAt: string): A => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
+    const z0 = (state: 'firing' | 'resolved', startsAt: string): AlertSpec => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
     await post('/webhook', alerts([z0('firing', '2026-11-24T07:55:00.000Z')]));
     local.clock.advance(60);
     await post('/webhook', alerts([z0('resolved', '2026-11-24T07:55:00.000Z')]));

@@ -5,7 +5,7 @@ import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.t
 import type { Policy } from '../../shared/domain/policy.ts';
 import { loadPolicyFile, parsePolicy } from '../../shared/policyFile.ts';
 import { gatedStore, localSession } from '../support/localHttp.ts';
-import { webhookPayload } from '../support/payloads.ts';
+import { type AlertSpec, llmAlert as llm, vramVetoes as vram, webhookPayload } from '../support/payloads.ts';
 
 // Red team 5: the red team 4 fixes (urgency-ordered compaction, droppedVetoes with startsAt and
 // vetoesForgottenUntil, downs held while truncated, the key check before the duplicate check, the
@@ -32,12 +32,7 @@ const downVetoPolicy: Policy = {
 describe('red team 5 (npm start HTTP API)', () => {
   const local = localSession(shipped);
   const { start, raw, post, ticksFor, status } = local;
-  type A = { alertname: string; labels?: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved'; startsAt?: string };
-  const alerts = (list: A[]) => webhookPayload(list);
-  const hex = (s: string) => Buffer.from(s).toString('hex').padStart(16, '0').slice(-16);
-  const vram = (node: string, n: number, status: 'firing' | 'resolved' = 'firing', from = 0): A[] =>
-    Array.from({ length: n }, (_, k) => from + k).map((i) => ({ alertname: 'VRAMHeadroomLow', labels: { node, gpu: String(i) }, fingerprint: hex(`${node}-${i}`), status }));
-  const llm = (alertname: string, fingerprint: string, status: 'firing' | 'resolved' = 'firing'): A => ({ alertname, labels: { service: 'worker-llm' }, fingerprint, status });
+  const alerts = (list: AlertSpec[]) => webhookPayload(list);
   const body = (extra: Record<string, unknown>) => ({ reason: 'INC-5', actor: 'oncall', ...extra });
 
   afterEach(() => local.close());
@@ -206,7 +201,7 @@ describe('red team 5 (npm start HTTP API)', () => {
   it('holds: a dropped veto resolved by a notice whose startsAt has another UTC offset is forgotten (ms, not strings)', async () => {
     await start('2026-11-24T03:00:00-05:00');
     await post('/tick');
-    const z0 = (state: 'firing' | 'resolved', startsAt: string): A => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
+    const z0 = (state: 'firing' | 'resolved', startsAt: string): AlertSpec => ({ alertname: 'VRAMHeadroomLow', labels: { node: 'z', gpu: '0' }, fingerprint: 'ffffffffffff0000', status: state, startsAt });
     await post('/webhook', alerts([z0('firing', '2026-11-24T07:55:00.000Z')]));
     local.clock.advance(60);
     await post('/webhook', alerts(vram('a', 10)));
