@@ -59,4 +59,24 @@ describe('red team 7 (Lambda handlers on moto)', () => {
 
     expect(report.problems.filter((p) => p.includes('old-target'))).toEqual([]);
   });
+
+  // Found by red team 11 (see test/unit/redteam6.test.ts for the sizes): `double` of worker-llm at
+  // its max grew the node group from 3 to 5, and `set 40` to 11.
+  it('an emergency past a GPU workload\'s max asks its node group for no more than the max needs', async () => {
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    await world.tick();
+    await world.pump();
+    await world.emergency({ action: 'set', target: 'worker-llm', replicas: 8, reason: 'INC-13', actor: 'jane' });
+    await world.pump();
+    const atMax = await world.nodegroupSize();
+
+    await world.emergency({ action: 'double', target: 'worker-llm', reason: 'INC-13', actor: 'jane' });
+    await world.pump();
+    await world.emergency({ action: 'set', target: 'worker-llm', replicas: 40, reason: 'INC-13', actor: 'jane' });
+    await world.pump();
+
+    expect(atMax).toBe(3);
+    expect(await world.nodegroupSize()).toBe(3);
+    expect((await world.state('worker-llm')).desired).toBe(8);
+  });
 });

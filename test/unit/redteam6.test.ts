@@ -148,4 +148,20 @@ describe('red team 6 (npm start HTTP API)', () => {
     expect(pool.lastDecisions.map((d) => d.code)).toEqual(['Paused', 'PauseSet', ...pool.lastDecisions.slice(2).map((d) => d.code)]);
     expect(pool.pause).toMatchObject({ since: pausedAt });
   });
+
+  // Found by red team 11: GPU capacity (limit order: before hard bounds) asked the pool for the
+  // size the command named, so `set worker-llm 40` (max 8) grew gpu-pool to 11 nodes, and 1000
+  // to its max of 20, idle for an hour. Fixed (decide/limits.ts gpuCapacity): capacity only for
+  // a size the hard bounds let through.
+  it.each([8, 12, 40, 1000])('an emergency set worker-llm %i (max 8) asks gpu-pool for the nodes of 8 at most', async (replicas) => {
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    await ticksFor(10);
+
+    await post('/emergency', { action: 'set', target: 'worker-llm', replicas, reason: 'INC-13', actor: 'jane' });
+
+    // worker-llm 8 and worker-rl 2, one GPU each, on 4-GPU nodes: 3 nodes.
+    expect((await status('worker-llm')).desired).toBe(8);
+    expect((await status('gpu-pool')).desired).toBe(3);
+  });
 });

@@ -193,8 +193,11 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
     limitedBy: p.limitedBy ?? why,
     notes: [...p.notes, why],
   });
+  // Capacity only for a size the hard bounds let through (they come after): an emergency's
+  // `set 40` on a workload whose max is 8 asks the pool for 8's nodes, not 40's.
+  const wanted = Math.min(p.to, self.max);
   const fit = replicasThatFit(pool, self, others);
-  if (p.to > fit) {
+  if (wanted > fit) {
     const to = Math.max(ctx.base, fit);
     const why = to === ctx.base
       ? reason('GpuCapacityLimit', `pool ${pool.id} at its max of ${pool.max} node(s) has no room for another replica`)
@@ -203,7 +206,7 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
     if (limitedToFit.held) return limitedToFit;
     return gpuCapacity({ ...limitedToFit, limitedBy: p.limitedBy ?? why }, ctx);
   }
-  const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: p.to }]));
+  const nodes = nodesFor(pool, gpuDemand([...others, { target: self, desired: wanted }]));
   if (nodes <= poolDesired) return nodesJoined(p, ctx, nodes, limitTo);
   const ask = { target: pool.id, ensureAtLeast: nodes };
   if (p.source === 'emergency') {
@@ -216,7 +219,7 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
   // The whole step waits, not a part of it: a part would start the cooldown that the step
   // itself then waits for. A re-evaluation asks no more; the tick retries, level-triggered.
   const followUps = ctx.intent.source === 'coupling' ? [] : [ask, { target: self.id }];
-  return limitTo(ctx.base, reason('WaitingForNodes', `pool ${pool.id} has ${poolDesired} node(s), ${nodes} needed for ${p.to}: the pods follow once the pool has grown`), { followUps: [...p.followUps, ...followUps] });
+  return limitTo(ctx.base, reason('WaitingForNodes', `pool ${pool.id} has ${poolDesired} node(s), ${nodes} needed for ${wanted}: the pods follow once the pool has grown`), { followUps: [...p.followUps, ...followUps] });
 };
 
 /**
