@@ -16,7 +16,10 @@ export class StateRead extends Map<string, TargetState> {
 
 /** Where each target's state document lives (SSM Parameter Store, or files locally). */
 export interface StateStore {
-  /** Reads bypass any cache: decisions are made on fresh state. */
+  /**
+   * Reads bypass any cache: decisions are made on fresh state. (The worker's batch keeps what
+   * it read and wrote itself, app/batchStateStore.ts: as its group's single writer, it is fresh.)
+   */
   getMany(targets: readonly string[]): Promise<StateRead>;
   list(): Promise<StateRead>;
   /** Only the scaling worker calls this (one writer per target). */

@@ -1,6 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { applyIntent, type WorkerDeps } from '../app/applyIntent.ts';
+import { batchStateStore } from '../app/batchStateStore.ts';
 import type { Decision } from '../domain/decision.ts';
 import { type Intent, intentSchema } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
@@ -79,6 +80,8 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
   // Per batch: the delay of each group that failed, which the records it skipped share (the
   // group's next message may not overtake the one that failed).
   let delays = new Map<string, number>();
+  // Per batch: the state documents it read or wrote, which its later records need not read again.
+  let batchDeps = deps;
   const processRecord = async (record: SQSRecord, context?: Context): Promise<void> => {
     const origin: RecordOrigin = { messageId: record.messageId, group: record.attributes.MessageGroupId ?? '', receives: Number(record.attributes.ApproximateReceiveCount) };
     delays.set(origin.group, retryDelaySeconds(origin.receives));
@@ -105,7 +108,7 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
     }
     const { intent } = checked;
     try {
-      report.decided(await applyIntent(policy, intent, deps));
+      report.decided(await applyIntent(policy, intent, batchDeps));
     } catch (error) {
       report.failed({ ...origin, kind: error instanceof RetryableScalingError ? 'retryable' : 'failed', intent, error: error as Error });
       throw error;
@@ -113,6 +116,7 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
   };
   return async (event, context) => {
     delays = new Map();
+    batchDeps = { ...deps, store: batchStateStore(deps.store) };
     const response = await processPartialResponse(event, processRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
     const returned = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     const entries: RetryEntry[] = event.Records.filter((r) => returned.has(r.messageId)).map((r) => ({

@@ -103,6 +103,9 @@ const finishingWrite = (): ((call: Call) => boolean) => {
   };
 };
 
+/** A record's read of its target's live size: DescribeNodegroup, or the workload's scale. */
+const liveSizeRead = (call: Call) => is('eks', 'DescribeNodegroupCommand')(call) || is('k8s', 'get')(call);
+
 /** The n-th call that matches (a batch's later record, say). */
 const nth = (n: number, on: (call: Call) => boolean): ((call: Call) => boolean) => {
   let seen = 0;
@@ -138,10 +141,11 @@ const points: Point[] = [
   { point: 'killed before finishing write', fault: () => ({ on: finishingWrite(), effect: { kind: 'kill' } }) },
   {
     // Just above the worker's floor (it starts no record with under 20 s left, so at 1 s it
-    // would start none): the batch's first record starts, and Lambda stops it in the second.
+    // would start none): the batch's first record starts, and Lambda stops it in the second, at
+    // the live size every record reads once (its group's state it may have read already).
     point: 'killed at 2nd record, 21 s left',
     remainingMs: 21_000,
-    fault: () => ({ on: nth(2, is('ssm', 'GetParametersCommand')), effect: { kind: 'kill' } }),
+    fault: () => ({ on: nth(2, liveSizeRead), effect: { kind: 'kill' } }),
   },
   { point: 'SSM throttled: GetParameters', fault: () => ({ on: is('ssm', 'GetParametersCommand'), effect: { kind: 'throw', error: () => ssmThrottled() } }) },
   {
