@@ -234,6 +234,31 @@ describe('npm start: one precedence for every source', () => {
     expect(released.lastDecisions[0]).toMatchObject({ code: 'Resumed' });
   });
 
+  it('a pause shorter than an HPA\'s pin keeps the pin to its end; a longer one lengthens it', async () => {
+    // Prepare: HSOF pinned at 2 for the policy's pinFor (1h)
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    await post('/emergency', { action: 'set', target: 'hsof', replicas: 2, reason: 'INC-11 rollback', actor: 'oncall' });
+    const pin = (await status('hsof')).pause;
+    expect(pin).toMatchObject({ pinned: true, until: '2026-11-23T16:00:00.000Z' });
+
+    // Act
+    await post('/emergency', { action: 'pause', target: 'hsof', ttl: '10m', reason: 'quiet for the deploy', actor: 'oncall' });
+    clock.advance(11 * 60);
+    await post('/tick');
+
+    // Assess: still pinned at 2 past the 10 minutes, and the answer said why
+    const after = await status('hsof');
+    expect(after).toMatchObject({ desired: 2, pause: { pinned: true, until: pin?.until } });
+    expect(scaler?.decisions.findLast((d) => d.target === 'hsof' && d.reasons[0]?.code === 'PauseSet')?.reasons[0]?.message).toContain('asked 10m: the HPA stays pinned that long; resume releases it');
+
+    // Act
+    await post('/emergency', { action: 'pause', target: 'hsof', ttl: '2h', reason: 'longer', actor: 'oncall' });
+
+    // Assess
+    expect((await status('hsof')).pause).toMatchObject({ pinned: true, until: '2026-11-23T17:11:00.000Z' });
+  });
+
   it('a scale-down held at the minimum is counted as held at the minimum, and a metric rule\'s cooldown shows', async () => {
     // Prepare
     await start('2026-11-23T10:00:00-05:00');

@@ -131,10 +131,14 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     if (command.action === 'pause') {
       const ttl = Math.min(command.ttl, target.defaults.maxPause);
       const capped = ttl < command.ttl ? ` (asked ${formatDuration(command.ttl)}, the policy's maxPause)` : '';
-      const until = iso(nowMs + ttl * 1000);
-      const pinned = state.pause?.pinned ? { pinned: true as const } : {};
+      // A pause never cuts a pin short, as a pin never cuts a pause short: `resume` releases it.
+      const pin = state.pause?.pinned ? ms(state.pause.until) : undefined;
+      const kept = pin !== undefined && pin > nowMs + ttl * 1000;
+      const until = iso(kept ? pin : nowMs + ttl * 1000);
+      const pinned = pin !== undefined ? { pinned: true as const } : {};
       ctx.state = { ...state, pause: { until, reason: (intent.reason ?? 'emergency pause').slice(0, STATE_LIMITS.message), ...(intent.actor ? { by: intent.actor } : {}), ...pinned } };
-      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${formatDuration(ttl)}${capped}); ${by}`)], observed: observations, command: true, ...extra }, ctx.state);
+      const length = kept ? `asked ${formatDuration(command.ttl)}: the HPA stays pinned that long; resume releases it` : `${formatDuration(ttl)}${capped}`;
+      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${length}); ${by}`)], observed: observations, command: true, ...extra }, ctx.state);
     }
     if (command.action === 'resume') {
       const { pause: _p, ...rest } = state;
