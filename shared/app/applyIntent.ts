@@ -81,6 +81,7 @@ export const applyIntent = async (policy: Policy, intent: Intent, deps: WorkerDe
   // A shadow target (policy `mode: shadow`) is decided and recorded, and never scaled: its live
   // size is read once, to start from, and after that must not read as drift.
   const shadow = isShadow(policy, target);
+  // The target's own document first: a worker batch reads it afresh, the others once (app/batchStateStore.ts).
   const [states, live, health, seen] = await Promise.all([deps.store.getMany(stateIdsFor(target)), currentSize(target, deps), workloadHealth(target, deps), nodesSeen(target, deps)]);
   const prior = states.get(target.id);
   const observed = shadow && typeof prior?.desired === 'number' ? undefined : live;

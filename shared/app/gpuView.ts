@@ -10,7 +10,7 @@ export const poolOf = (target: ResolvedTarget): NodeGroupTarget | undefined => {
   return target.gpuPool;
 };
 
-/** The ids whose state a decision needs beside the target's own: its pool and the pool's workloads. */
+/** The ids whose state a decision needs: the target's own first, then its pool and the pool's workloads. */
 export const stateIdsFor = (target: ResolvedTarget): string[] => {
   const pool = poolOf(target);
   return pool ? [...new Set([target.id, pool.id, ...target.members.map((m) => m.id)])] : [target.id];
@@ -29,11 +29,13 @@ export const gpuViewFor = (target: ResolvedTarget, states: StateRead, nodesSeen?
   if (!pool) return undefined;
   const unknown = target.members.filter((m) => states.unreadable.has(m.id)).map((m) => m.id);
   const grownAt = states.get(pool.id)?.lastUpAt;
+  const poolPausedUntil = states.get(pool.id)?.pause?.until;
   return {
     pool,
     ...(unknown.length > 0 ? { unknown } : {}),
     ...(nodesSeen !== undefined ? { nodesSeen } : {}),
     ...(grownAt !== undefined ? { grownAt } : {}),
+    ...(poolPausedUntil !== undefined ? { poolPausedUntil } : {}),
     poolDesired: nodesThere(states.get(pool.id)) ?? pool.min,
     members: target.members.map((member) => {
       const state = states.get(member.id);

@@ -158,43 +158,6 @@ describe('AWS runtime on the emulator', () => {
     expect(await world.state('gpu-pool')).toMatchObject({ generation: 1, history: [{ code: 'ScaleUp' }] });
   });
 
-  it('reads a pool group\'s state once for the records of one batch, and decides them as batches of one would', async () => {
-    // Prepare: a pool and two of its workloads alert at once; their three intents share the pool's group
-    const notification = JSON.stringify(
-      webhookPayload([
-        { alertname: 'GPUPodsPending', labels: { nodegroup: 'gpu-workers' }, fingerprint: 'gpu1' },
-        { alertname: 'LLMQueueBuildup', labels: { service: 'worker-llm' }, fingerprint: 'llm1' },
-        { alertname: 'RLTrainingQueueHigh', labels: { service: 'worker-rl' }, fingerprint: 'rl1' },
-      ]),
-    );
-    const received = async (world: Awaited<ReturnType<typeof deploy>>) => {
-      await world.post(notification);
-      const { Messages = [] } = await world.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: world.queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
-      expect(Messages.map((m) => m.Attributes?.MessageGroupId)).toEqual(['gpu-pool', 'gpu-pool', 'gpu-pool']);
-      return Messages;
-    };
-    const together = await deploy('2026-11-23T10:00:00-05:00');
-    const apart = await deploy('2026-11-23T10:00:00-05:00');
-    const batch = await received(together);
-    const oneByOne = await received(apart);
-
-    // Act
-    together.clients.resetCalls();
-    const response = await together.worker(sqsEventOfReceived(batch), lambdaContext('scaling-worker'));
-    const reads = together.clients.calls.GetParametersCommand;
-    for (const message of oneByOne) await apart.worker(sqsEventOfReceived([message]), lambdaContext('scaling-worker'));
-
-    // Assess: one read of the group's four documents for three records, where each record read them
-    expect(response.batchItemFailures).toEqual([]);
-    expect(reads).toBe(1);
-    // ...and every record saw what the one before it wrote: the same documents as one record per batch
-    for (const id of ['gpu-pool', 'worker-llm', 'worker-rl']) {
-      const [a, b] = [await together.state(id), await apart.state(id)];
-      expect(a.generation, id).toBeGreaterThan(0);
-      expect(a, id).toEqual(b);
-    }
-  });
-
   it.each([
     { crash: 'before the scaling call (the pending record was not written)', at: 'pending' as const, code: 'ScaleUp' },
     { crash: 'between the scaling call and the state write that finishes it', at: 'done' as const, code: 'RecoveredUnrecordedAction' },

@@ -259,6 +259,22 @@ describe('npm start: one precedence for every source', () => {
     expect((await status('hsof')).pause).toMatchObject({ pinned: true, until: '2026-11-23T17:11:00.000Z' });
   });
 
+  it('"immediately double capacity" on a GPU workload whose pool is paused scales the pods and says the extra ones wait for the pause', async () => {
+    // Prepare: peak, worker-llm at 4 on gpu-pool's 1 node; the pool paused for an hour
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '1h', reason: 'node image rollout', actor: 'oncall' });
+
+    // Act
+    const doubled = await post('/emergency', { action: 'double', target: 'worker-llm', reason: 'INC-12', actor: 'oncall' });
+
+    // Assess: the pods are doubled, the pool is not grown, and the answer says why some wait
+    expect(doubled).toMatchObject({ outcomes: [{ target: 'worker-llm', status: 'applied', decision: { from: 4, to: 8 } }] });
+    const note = scaler?.decisions.findLast((d) => d.target === 'worker-llm')?.reasons.find((r) => r.code === 'GpuCapacityRequested');
+    expect(note?.message).toMatch(/^asked pool gpu-pool for \d+ node\(s\) \(has \d+\); the pods are scaled now, but the pool is paused until 2026-11-23T16:00:00.000Z: pods past its \d+ node\(s\) stay Pending until then \(resume gpu-pool to grow it now\)$/);
+    expect((await status('gpu-pool')).pause).toMatchObject({ until: '2026-11-23T16:00:00.000Z' });
+  });
+
   it('a scale-down held at the minimum is counted as held at the minimum, and a metric rule\'s cooldown shows', async () => {
     // Prepare
     await start('2026-11-23T10:00:00-05:00');

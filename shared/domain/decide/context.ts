@@ -20,6 +20,8 @@ export interface GpuView {
   nodesSeen?: number;
   /** When the pool last grew, from its state: new nodes have `joinTimeout` from then to join. */
   grownAt?: string;
+  /** Until when an operator paused the pool, from its state: it grows for no workload before then. */
+  poolPausedUntil?: string;
 }
 
 /**

@@ -210,10 +210,15 @@ const gpuCapacity = (p: Proposal, ctx: Context): Proposal => {
   if (nodes <= poolDesired) return nodesJoined(p, ctx, nodes, limitTo);
   const ask = { target: pool.id, ensureAtLeast: nodes };
   if (p.source === 'emergency') {
+    // A paused pool grows for no workload (coupling yields to a pause): the operator learns it now.
+    const paused = ctx.gpu.poolPausedUntil !== undefined && ms(ctx.gpu.poolPausedUntil) > ctx.now;
+    const then = paused
+      ? `; the pods are scaled now, but the pool is paused until ${ctx.gpu.poolPausedUntil}: pods past its ${poolDesired} node(s) stay Pending until then (resume ${pool.id} to grow it now)`
+      : '; the pods are scaled now';
     return {
       ...p,
       followUps: [...p.followUps, ask],
-      notes: [...p.notes, reason('GpuCapacityRequested', `asked pool ${pool.id} for ${nodes} node(s) (has ${poolDesired}); the pods are scaled now`)],
+      notes: [...p.notes, reason('GpuCapacityRequested', `asked pool ${pool.id} for ${nodes} node(s) (has ${poolDesired})${then}`)],
     };
   }
   // The whole step waits, not a part of it: a part would start the cooldown that the step
