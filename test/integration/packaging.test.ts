@@ -230,7 +230,7 @@ const SIZE_CEILINGS: Record<string, { ceiling: number; target: number }> = {
   // emits metrics), our code 10-40 KiB.
   'alertmanager-webhook': { ceiling: 1.32, target: 1.15 }, // 1.29x: 354 KiB on 274 KiB of SQS and SSM
   emergency: { ceiling: 1.3, target: 1.15 }, // 1.27x: 350 KiB on 275 KiB; it emits no metric, so no Powertools Metrics
-  'scaling-worker': { ceiling: 1.42, target: 1.5 }, // 1.39x: 482 KiB on 346 KiB (the decision engine); @kubernetes/client-node is in a chunk of its own
+  'scaling-worker': { ceiling: 1.42, target: 1.5 }, // 1.40x: 483 KiB on 346 KiB (the decision engine); @kubernetes/client-node is in a chunk of its own
   'schedule-tick': { ceiling: 1.46, target: 1.15 }, // 1.42x: 416 KiB on 293 KiB; prom-client sums the counters after the intents are queued
   status: { ceiling: 1.35, target: 1.15 }, // 1.32x: 387 KiB on 292 KiB; decide() (GET /explain) and prom-client (GET /metrics) are chunks of their own
 };
