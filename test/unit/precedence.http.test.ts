@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalAutoscaler } from '../../shared/adapters/local/localAutoscaler.ts';
 import { MemoryStateStore } from '../../shared/adapters/local/memoryStateStore.ts';
-import { type Policy, ruleSchema } from '../../shared/domain/policy.ts';
+import { type Policy, ruleSchema, type WorkloadTarget } from '../../shared/domain/policy.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
 import { ManualClock } from '../support/clock.ts';
 import { webhookPayload } from '../support/payloads.ts';
@@ -250,13 +250,43 @@ describe('npm start: one precedence for every source', () => {
     // Assess: still pinned at 2 past the 10 minutes, and the answer said why
     const after = await status('hsof');
     expect(after).toMatchObject({ desired: 2, pause: { pinned: true, until: pin?.until } });
-    expect(scaler?.decisions.findLast((d) => d.target === 'hsof' && d.reasons[0]?.code === 'PauseSet')?.reasons[0]?.message).toContain('asked 10m: the HPA stays pinned that long; resume releases it');
+    expect(scaler?.decisions.findLast((d) => d.target === 'hsof' && d.reasons[0]?.code === 'PauseSet')?.reasons[0]?.message).toContain("asked 10m, but the HPA's pin lasts until then; resume releases it");
 
     // Act
     await post('/emergency', { action: 'pause', target: 'hsof', ttl: '2h', reason: 'longer', actor: 'oncall' });
 
     // Assess
     expect((await status('hsof')).pause).toMatchObject({ pinned: true, until: '2026-11-23T17:11:00.000Z' });
+  });
+
+  it('a pause sent after a pin ended, before the target\'s next reconcile, gives the HPA its range back', async () => {
+    // Prepare: HSOF pinned at 5 for 10 minutes; the calls that pin or release its HPA
+    await start('2026-11-23T10:00:00-05:00');
+    await post('/tick');
+    // The worker passes { pin } to the port (the Kubernetes adapter sets the HPA's bounds by it);
+    // the simulated cluster takes the size alone.
+    type WithPin = { scaleTo: (target: WorkloadTarget, desired: number, intentId?: string, options?: { pin?: boolean }) => Promise<void> };
+    const pins: (boolean | undefined)[] = [];
+    const cluster = scaler?.cluster as unknown as WithPin | undefined;
+    const scaleTo = cluster?.scaleTo.bind(cluster);
+    if (!cluster || !scaleTo) throw new Error('no cluster');
+    cluster.scaleTo = async (target, desired, intentId, options) => {
+      if (target.id === 'hsof') pins.push(options?.pin);
+      return scaleTo(target, desired);
+    };
+    await post('/emergency', { action: 'set', target: 'hsof', replicas: 5, ttl: '10m', reason: 'INC-11', actor: 'oncall' });
+
+    // Act: the pin ended at 15:10; the pause comes at 15:10:30, then two hours of ticks
+    clock.advance(10 * 60 + 30);
+    await post('/emergency', { action: 'pause', target: 'hsof', ttl: '10m', reason: 'quiet', actor: 'bob' });
+    for (let minute = 0; minute < 120; minute++) {
+      clock.advance(60);
+      await post('/tick');
+    }
+
+    // Assess: pinned once, released once (by the pause's own decision), never pinned again
+    expect(pins).toEqual([true, false]);
+    expect(scaler?.decisions.find((d) => d.target === 'hsof' && d.reasons[0]?.code === 'PauseSet')).toMatchObject({ hpa: 'release' });
   });
 
   it('"immediately double capacity" on a GPU workload whose pool is paused scales the pods and says the extra ones wait for the pause', async () => {

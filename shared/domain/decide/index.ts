@@ -54,6 +54,10 @@ const overridden = (ctx: Context): Reason[] => {
   return notes;
 };
 
+/** The reason of a decision that gives a pinned HPA its range back. */
+const pinReleased = (target: ResolvedTarget): Reason =>
+  reason('PinReleased', `HPA ${target.kind === 'hpa' ? `${target.namespace}/${target.name}` : target.id} gets its range back (maxReplicas ${target.max})`);
+
 /**
  * Decides what one intent does to one target: a pure function of the resolved target, its
  * state, the inputs and the instant. Observe (alerts, drift, window, idle), propose (every
@@ -137,8 +141,12 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
       const until = iso(kept ? pin : nowMs + ttl * 1000);
       const pinned = pin !== undefined ? { pinned: true as const } : {};
       ctx.state = { ...state, pause: { until, reason: (intent.reason ?? 'emergency pause').slice(0, STATE_LIMITS.message), ...(intent.actor ? { by: intent.actor } : {}), ...pinned } };
-      const length = kept ? `asked ${formatDuration(command.ttl)}: the HPA stays pinned that long; resume releases it` : `${formatDuration(ttl)}${capped}`;
-      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${length}); ${by}`)], observed: observations, command: true, ...extra }, ctx.state);
+      const length = kept ? `asked ${formatDuration(command.ttl)}, but the HPA's pin lasts until then; resume releases it` : `${formatDuration(ttl)}${capped}`;
+      // A pin that ended before this command is released by it, as by any decision after its end:
+      // the new pause does not pin, and nothing later would give the HPA its range back.
+      const release = priorState.pause?.pinned && pin === undefined;
+      if (release) observations.push(pinReleased(target));
+      return record(ctx, priorState, intent, base, stay(base), { leading: [reason('PauseSet', `paused until ${until} (${length}); ${by}`)], observed: observations, command: true, ...(release ? { hpa: 'release' as const } : {}), ...extra }, ctx.state);
     }
     if (command.action === 'resume') {
       const { pause: _p, ...rest } = state;
@@ -165,7 +173,7 @@ export const decide = (target: ResolvedTarget, prior: TargetState | undefined, i
     }
   }
   if (!hpa && priorState.pause?.pinned && !ctx.state.pause) hpa = 'release';
-  if (hpa === 'release') observations.push(reason('PinReleased', `HPA ${target.kind === 'hpa' ? `${target.namespace}/${target.name}` : target.id} gets its range back (maxReplicas ${target.max})`));
+  if (hpa === 'release') observations.push(pinReleased(target));
 
   const chosen = choose(ctx, propose(ctx, drift, observations), []);
   const proposal = applyLimits(chosen, ctx);
