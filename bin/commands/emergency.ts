@@ -79,6 +79,7 @@ export const emergencyCommand = async (args: readonly string[]): Promise<number>
       }
       else if (!o.decision) out.line(`${out.paint('bold', o.target)} decided (intent ${o.intent}); its history no longer holds it`);
       else out.line(`${out.paint('bold', o.target)} ${decisionLine(out, o.decision)}`);
+      if (typeof o.warning === 'string') out.line(`  ${out.paint('yellow', 'warning')}: ${o.warning}`);
     }
   }
   return outcomes.every((o) => o.status === 'applied') ? EXIT.ok : EXIT.bad;

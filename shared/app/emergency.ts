@@ -1,6 +1,6 @@
 import { type EmergencyCommand, emergencyCommandSchema, type Intent, otherCommandWithKey } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
-import { targetById } from '../domain/policyLookups.ts';
+import { isWorkload, targetById } from '../domain/policyLookups.ts';
 import { type HistoryEntry, remembersIntent, type TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
@@ -59,6 +59,8 @@ export interface EmergencyOutcome {
   decision?: HistoryEntry;
   /** With `timeout`, what the command waits behind when the state shows it: an action whose call did not finish. */
   waitingBehind?: string;
+  /** With `applied`, what the size alone does not say: a GPU workload grown while its pool is paused. */
+  warning?: string;
 }
 
 export interface EmergencyDeps {
@@ -175,6 +177,7 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
   // other targets acted, the answer says which were refused instead (a new key would act again).
   if (request.idempotencyKey !== undefined && refused.length > 0 && refused.length === intents.length) throw reusedKey(request.idempotencyKey, refused.map((o) => o.target).join(', '));
   for (const o of refused) o.status = 'refused';
+  await warnOfPausedPools(policy, outcomes, deps);
   if (pending.size === 0) return outcomes;
   const states = await deps.store.getMany([...new Set([...pending.values()].map((i) => i.target))]);
   for (const intent of pending.values()) {
@@ -182,6 +185,29 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
     outcomes.push({ target: intent.target, intent: intent.id, status: 'timeout', ...(behind ? { waitingBehind: behind } : {}) });
   }
   return outcomes;
+};
+
+/**
+ * A GPU workload grown while its pool is paused has pods its pool does not grow for (pool
+ * coupling yields to a pause): those past the pool's nodes stay Pending until the pause ends.
+ * The decision says so among its reasons; the answer carries only its headline, so the
+ * operator who ran the command is told here.
+ */
+const warnOfPausedPools = async (policy: Policy, outcomes: readonly EmergencyOutcome[], deps: Pick<EmergencyDeps, 'store' | 'clock'>): Promise<void> => {
+  const grown = outcomes.flatMap((o) => {
+    const target = targetById(policy, o.target);
+    const pool = target && isWorkload(target) ? target.pool : undefined;
+    return pool !== undefined && o.status === 'applied' && o.decision && o.decision.to > o.decision.from ? [{ outcome: o, pool }] : [];
+  });
+  if (grown.length === 0) return;
+  const pools = await deps.store.getMany([...new Set(grown.map((g) => g.pool))]);
+  const now = deps.clock.now().getTime();
+  for (const { outcome, pool } of grown) {
+    const state = pools.get(pool);
+    if (!state?.pause || Date.parse(state.pause.until) <= now) continue;
+    const nodes = state.desired === null ? '' : ` ${state.desired} node(s)`;
+    outcome.warning = `pool ${pool} is paused until ${state.pause.until} and does not grow for it: pods past its${nodes || ' nodes'} stay Pending until then (resume ${pool} to grow it now)`;
+  }
 };
 
 /**

@@ -252,6 +252,20 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
       expect(stdout).toMatch(/^api NOT DECIDED: intent ek-[0-9a-f]{40} still queued when the wait ended; it waits behind intent a-[0-9a-f]{40} \(alert, 3 -> \d+, recorded [^)]+\), whose scaling call did not finish: the worker retries it first, then this command; see status \(a command sent with --idempotency-key can be sent again: it acts once\)$/m);
     });
 
+    it('doubling a GPU workload whose pool is paused prints a warning under the outcome, and exits 0', async () => {
+      // Prepare: peak; gpu-pool paused for its node image rollout
+      const local = await start('2026-11-23T10:00:00-05:00');
+      await local.tick();
+      await cli(['emergency', 'pause', 'gpu-pool', '--ttl', '1h', '--reason', 'node image rollout', '--local', url]);
+
+      // Act
+      const { code, stdout } = await cli(['emergency', 'double', 'worker-llm', '--reason', 'INC-12', '--local', url]);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^worker-llm 4 -> 8 \[EmergencyDouble\] doubled to 8; by \S+, reason: INC-12\n {2}warning: pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: pods past its 2 node\(s\) stay Pending until then \(resume gpu-pool to grow it now\)$/m);
+    });
+
     it('evaluateNow prints every target\'s real outcome, holds included', async () => {
       // Prepare: worker-llm paused while its alert fires
       const local = await start('2026-11-23T09:10:00-05:00');

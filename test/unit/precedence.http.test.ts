@@ -290,7 +290,7 @@ describe('npm start: one precedence for every source', () => {
   });
 
   it('"immediately double capacity" on a GPU workload whose pool is paused scales the pods and says the extra ones wait for the pause', async () => {
-    // Prepare: peak, worker-llm at 4 on gpu-pool's 1 node; the pool paused for an hour
+    // Prepare: peak, worker-llm at 4 on gpu-pool's 2 nodes; the pool paused for an hour
     await start('2026-11-23T10:00:00-05:00');
     await post('/tick');
     await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '1h', reason: 'node image rollout', actor: 'oncall' });
@@ -303,6 +303,13 @@ describe('npm start: one precedence for every source', () => {
     const note = scaler?.decisions.findLast((d) => d.target === 'worker-llm')?.reasons.find((r) => r.code === 'GpuCapacityRequested');
     expect(note?.message).toMatch(/^asked pool gpu-pool for \d+ node\(s\) \(has \d+\); the pods are scaled now, but the pool is paused until 2026-11-23T16:00:00.000Z: pods past its \d+ node\(s\) stay Pending until then \(resume gpu-pool to grow it now\)$/);
     expect((await status('gpu-pool')).pause).toMatchObject({ until: '2026-11-23T16:00:00.000Z' });
+    // ...and so does the answer the operator reads, which carries the headline alone
+    expect(doubled).toMatchObject({ outcomes: [{ warning: 'pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: pods past its 2 node(s) stay Pending until then (resume gpu-pool to grow it now)' }] });
+
+    // Act: the pool resumed, the next double warns of nothing
+    await post('/emergency', { action: 'resume', target: 'gpu-pool', reason: 'rollout done', actor: 'oncall' });
+    const again = await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 8, reason: 'INC-12', actor: 'oncall' });
+    expect((again.outcomes as { warning?: string }[])[0]).not.toHaveProperty('warning');
   });
 
   it('a scale-down held at the minimum is counted as held at the minimum, and a metric rule\'s cooldown shows', async () => {
