@@ -350,6 +350,20 @@ describe('AWS runtime on the emulator', () => {
     expect((await world.state('gpu-pool')).history.at(-1)).toMatchObject({ code: 'Paused' });
   });
 
+  it('answers an emergency that grows a GPU workload on a paused pool with a warning, and leaves the node group alone', async () => {
+    // Prepare
+    const world = await deploy('2026-11-23T10:00:00-05:00');
+    await world.emergency({ action: 'pause', target: 'gpu-pool', ttl: '30m', reason: 'INC-9 node image rollout', actor: 'oncall' });
+
+    // Act
+    const answer = await world.emergency({ action: 'set', target: 'worker-llm', replicas: 6, reason: 'INC-10', actor: 'oncall' });
+    await world.pump();
+
+    // Assess
+    expect(answer).toMatchObject({ ok: true, outcomes: [{ status: 'applied', decision: { code: 'EmergencySet', to: 6 }, warning: expect.stringMatching(/^pool gpu-pool is paused until 2026-11-23T15:30:00.000Z and does not grow for it: /) }] });
+    expect(await world.nodegroupSize()).toBe(1);
+  });
+
   it('shrinks an idle GPU pool to what its workloads need after the idle period', async () => {
     // Prepare: 3 GPU nodes at 02:00, off-peak: worker-llm 2 + worker-rl 1 need 3 GPUs, one node
     const world = await deploy('2026-11-24T02:00:00-05:00', { min: 1, max: 20, desired: 3 });
