@@ -200,7 +200,9 @@ const warnOfPausedPools = async (policy: Policy, outcomes: readonly EmergencyOut
     return pool !== undefined && o.status === 'applied' && o.decision && o.decision.to > o.decision.from ? [{ outcome: o, pool }] : [];
   });
   if (grown.length === 0) return;
-  const pools = await deps.store.getMany([...new Set(grown.map((g) => g.pool))]);
+  // Best effort: the commands were applied, and an answer that failed here would be sent again.
+  const pools = await deps.store.getMany([...new Set(grown.map((g) => g.pool))]).catch(() => undefined);
+  if (!pools) return;
   const now = deps.clock.now().getTime();
   for (const { outcome, pool } of grown) {
     const state = pools.get(pool);

@@ -26,9 +26,9 @@ describe('npm start: one precedence for every source', () => {
   let url = '';
   let clock: ManualClock;
 
-  const start = async (at: string, policy: Policy = shipped) => {
+  const start = async (at: string, policy: Policy = shipped, store = new MemoryStateStore()) => {
     clock = new ManualClock(at);
-    scaler = new LocalAutoscaler({ policy, clock, store: new MemoryStateStore(), print: () => undefined });
+    scaler = new LocalAutoscaler({ policy, clock, store, print: () => undefined });
     url = await scaler.listen(0);
   };
   const post = async (path: string, body: unknown = {}) => {
@@ -310,6 +310,23 @@ describe('npm start: one precedence for every source', () => {
     await post('/emergency', { action: 'resume', target: 'gpu-pool', reason: 'rollout done', actor: 'oncall' });
     const again = await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 8, reason: 'INC-12', actor: 'oncall' });
     expect((again.outcomes as { warning?: string }[])[0]).not.toHaveProperty('warning');
+  });
+
+  it('an applied command whose paused-pool warning cannot be read still answers applied, without the warning', async () => {
+    // Prepare: the pool paused; then its document cannot be read on its own (SSM throttled)
+    const store = new MemoryStateStore();
+    await start('2026-11-23T10:00:00-05:00', shipped, store);
+    await post('/tick');
+    await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '1h', reason: 'node image rollout', actor: 'oncall' });
+    const getMany = store.getMany.bind(store);
+    store.getMany = async (targets) => (targets.length === 1 && targets[0] === 'gpu-pool' ? Promise.reject(new Error('ThrottlingException')) : getMany(targets));
+
+    // Act
+    const doubled = await post('/emergency', { action: 'double', target: 'worker-llm', reason: 'INC-12', actor: 'oncall' });
+
+    // Assess
+    expect(doubled).toMatchObject({ outcomes: [{ target: 'worker-llm', status: 'applied', decision: { from: 4, to: 8 } }] });
+    expect((doubled.outcomes as { warning?: string }[])[0]).not.toHaveProperty('warning');
   });
 
   it('a scale-down held at the minimum is counted as held at the minimum, and a metric rule\'s cooldown shows', async () => {
