@@ -1,10 +1,13 @@
 import { type EmergencyCommand, emergencyCommandSchema, type Intent, otherCommandWithKey } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
-import { isWorkload, targetById } from '../domain/policyLookups.ts';
+import { gpuDemand, nodesFor } from '../domain/gpu.ts';
+import { targetById } from '../domain/policyLookups.ts';
+import { resolvePolicy } from '../domain/resolve.ts';
 import { type HistoryEntry, remembersIntent, type TargetState } from '../domain/state.ts';
 import { BadRequestError, invalidInput } from '../errors.ts';
 import * as z from '../domain/zod.ts';
 import type { Clock, IntentQueue, StateStore } from '../ports.ts';
+import { gpuViewFor, poolOf, stateIdsFor } from './gpuView.ts';
 import { emergencyIntentId } from './intentIds.ts';
 
 /** Commands that may go to several targets at once ("scale down to minimum", "disable autoscaling"). */
@@ -59,7 +62,7 @@ export interface EmergencyOutcome {
   decision?: HistoryEntry;
   /** With `timeout`, what the command waits behind when the state shows it: an action whose call did not finish. */
   waitingBehind?: string;
-  /** With `applied`, what the size alone does not say: a GPU workload grown while its pool is paused. */
+  /** With `applied`, what the size alone does not say: a GPU workload grown past its paused pool's nodes. */
   warning?: string;
 }
 
@@ -188,27 +191,31 @@ export const emergency = async (policy: Policy, request: EmergencyRequest, deps:
 };
 
 /**
- * A GPU workload grown while its pool is paused has pods its pool does not grow for (pool
- * coupling yields to a pause): those past the pool's nodes stay Pending until the pause ends.
- * The decision says so among its reasons; the answer carries only its headline, so the
- * operator who ran the command is told here.
+ * A GPU workload grown past what its pool's nodes carry while the pool is paused has pods the
+ * pool does not grow for (pool coupling yields to a pause): they stay Pending until the pause
+ * ends. The decision says so among its reasons; the answer carries only its headline, so the
+ * operator who ran the command is told here, from the documents as the answer finds them: the
+ * pool's pause and size, and its workloads' sizes (a pool the same command grew needs no warning).
  */
 const warnOfPausedPools = async (policy: Policy, outcomes: readonly EmergencyOutcome[], deps: Pick<EmergencyDeps, 'store' | 'clock'>): Promise<void> => {
+  const resolved = resolvePolicy(policy);
   const grown = outcomes.flatMap((o) => {
-    const target = targetById(policy, o.target);
-    const pool = target && isWorkload(target) ? target.pool : undefined;
-    return pool !== undefined && o.status === 'applied' && o.decision && o.decision.to > o.decision.from ? [{ outcome: o, pool }] : [];
+    const target = resolved.target(o.target);
+    const pool = target ? poolOf(target) : undefined;
+    return target && pool && target.kind !== 'eks-nodegroup' && o.status === 'applied' && o.decision && o.decision.to > o.decision.from ? [{ outcome: o, target, pool }] : [];
   });
   if (grown.length === 0) return;
   // Best effort: the commands were applied, and an answer that failed here would be sent again.
-  const pools = await deps.store.getMany([...new Set(grown.map((g) => g.pool))]).catch(() => undefined);
-  if (!pools) return;
+  const states = await deps.store.getMany([...new Set(grown.flatMap((g) => stateIdsFor(g.target)))]).catch(() => undefined);
+  if (!states) return;
   const now = deps.clock.now().getTime();
-  for (const { outcome, pool } of grown) {
-    const state = pools.get(pool);
-    if (!state?.pause || Date.parse(state.pause.until) <= now) continue;
-    const nodes = state.desired === null ? '' : ` ${state.desired} node(s)`;
-    outcome.warning = `pool ${pool} is paused until ${state.pause.until} and does not grow for it: pods past its${nodes || ' nodes'} stay Pending until then (resume ${pool} to grow it now)`;
+  for (const { outcome, target, pool } of grown) {
+    const pause = states.get(pool.id)?.pause;
+    const view = gpuViewFor(target, states);
+    if (!pause || Date.parse(pause.until) <= now || !view) continue;
+    const needed = nodesFor(pool, gpuDemand(view.members));
+    if (needed <= view.poolDesired) continue;
+    outcome.warning = `pool ${pool.id} is paused until ${pause.until} and does not grow for it: it has ${view.poolDesired} node(s) of the ${needed} its workloads need, and the pods past them stay Pending until then (resume ${pool.id} to grow it now)`;
   }
 };
 

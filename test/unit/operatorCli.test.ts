@@ -263,7 +263,7 @@ describe('Command: gpu-autoscaler status, explain, emergency (local)', { timeout
 
       // Assess
       expect(code).toBe(0);
-      expect(stdout).toMatch(/^worker-llm 4 -> 8 \[EmergencyDouble\] doubled to 8; by \S+, reason: INC-12\n {2}warning: pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: pods past its 2 node\(s\) stay Pending until then \(resume gpu-pool to grow it now\)$/m);
+      expect(stdout).toMatch(/^worker-llm 4 -> 8 \[EmergencyDouble\] doubled to 8; by \S+, reason: INC-12\n {2}warning: pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: it has 2 node\(s\) of the 3 its workloads need, and the pods past them stay Pending until then \(resume gpu-pool to grow it now\)$/m);
     });
 
     it('evaluateNow prints every target\'s real outcome, holds included', async () => {

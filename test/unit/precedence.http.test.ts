@@ -290,36 +290,46 @@ describe('npm start: one precedence for every source', () => {
   });
 
   it('"immediately double capacity" on a GPU workload whose pool is paused scales the pods and says the extra ones wait for the pause', async () => {
-    // Prepare: peak, worker-llm at 4 on gpu-pool's 2 nodes; the pool paused for an hour
+    // Prepare: peak, worker-llm at 4 and worker-rl at 2 on gpu-pool's 2 nodes of 4 GPUs; the pool paused for an hour
     await start('2026-11-23T10:00:00-05:00');
     await post('/tick');
     await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '1h', reason: 'node image rollout', actor: 'oncall' });
 
+    // Act: a size its nodes carry (5 + 2 GPUs of 8)
+    const fits = await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 5, reason: 'INC-12', actor: 'oncall' });
+
+    // Assess: no pod waits, so no warning
+    expect(fits).toMatchObject({ outcomes: [{ status: 'applied', decision: { from: 4, to: 5 } }] });
+    expect((fits.outcomes as { warning?: string }[])[0]).not.toHaveProperty('warning');
+
     // Act
     const doubled = await post('/emergency', { action: 'double', target: 'worker-llm', reason: 'INC-12', actor: 'oncall' });
 
-    // Assess: the pods are doubled, the pool is not grown, and the answer says why some wait
-    expect(doubled).toMatchObject({ outcomes: [{ target: 'worker-llm', status: 'applied', decision: { from: 4, to: 8 } }] });
+    // Assess: the pods are doubled (to the max), the pool is not grown, and the decision says why some wait
+    expect(doubled).toMatchObject({ outcomes: [{ target: 'worker-llm', status: 'applied', decision: { from: 5, to: 8 } }] });
     const note = scaler?.decisions.findLast((d) => d.target === 'worker-llm')?.reasons.find((r) => r.code === 'GpuCapacityRequested');
     expect(note?.message).toMatch(/^asked pool gpu-pool for \d+ node\(s\) \(has \d+\); the pods are scaled now, but the pool is paused until 2026-11-23T16:00:00.000Z: pods past its \d+ node\(s\) stay Pending until then \(resume gpu-pool to grow it now\)$/);
     expect((await status('gpu-pool')).pause).toMatchObject({ until: '2026-11-23T16:00:00.000Z' });
     // ...and so does the answer the operator reads, which carries the headline alone
-    expect(doubled).toMatchObject({ outcomes: [{ warning: 'pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: pods past its 2 node(s) stay Pending until then (resume gpu-pool to grow it now)' }] });
+    expect(doubled).toMatchObject({ outcomes: [{ warning: 'pool gpu-pool is paused until 2026-11-23T16:00:00.000Z and does not grow for it: it has 2 node(s) of the 3 its workloads need, and the pods past them stay Pending until then (resume gpu-pool to grow it now)' }] });
 
-    // Act: the pool resumed, the next double warns of nothing
-    await post('/emergency', { action: 'resume', target: 'gpu-pool', reason: 'rollout done', actor: 'oncall' });
-    const again = await post('/emergency', { action: 'set', target: 'worker-llm', replicas: 8, reason: 'INC-12', actor: 'oncall' });
-    expect((again.outcomes as { warning?: string }[])[0]).not.toHaveProperty('warning');
+    // Act: worker-rl 2 -> 4 in one command with its pool, which grows with it (2 -> 4 nodes)
+    const withPool = await post('/emergency', { action: 'set', targets: ['worker-rl', 'gpu-pool'], replicas: 4, reason: 'INC-12 both', actor: 'oncall' });
+
+    // Assess: the pods fit, so no warning
+    expect(withPool).toMatchObject({ outcomes: [{ target: 'worker-rl', decision: { from: 2, to: 4 } }, { target: 'gpu-pool', decision: { from: 2, to: 4 } }] });
+    expect((withPool.outcomes as { warning?: string }[]).filter((o) => o.warning !== undefined)).toEqual([]);
   });
 
   it('an applied command whose paused-pool warning cannot be read still answers applied, without the warning', async () => {
-    // Prepare: the pool paused; then its document cannot be read on its own (SSM throttled)
+    // Prepare: the pool paused; then the group's documents cannot be read once the double is decided (SSM throttled)
     const store = new MemoryStateStore();
     await start('2026-11-23T10:00:00-05:00', shipped, store);
     await post('/tick');
     await post('/emergency', { action: 'pause', target: 'gpu-pool', ttl: '1h', reason: 'node image rollout', actor: 'oncall' });
     const getMany = store.getMany.bind(store);
-    store.getMany = async (targets) => (targets.length === 1 && targets[0] === 'gpu-pool' ? Promise.reject(new Error('ThrottlingException')) : getMany(targets));
+    const decided = async () => (await getMany(['worker-llm'])).get('worker-llm')?.desired === 8;
+    store.getMany = async (targets) => (targets[0] === 'worker-llm' && targets.length > 1 && (await decided()) ? Promise.reject(new Error('ThrottlingException')) : getMany(targets));
 
     // Act
     const doubled = await post('/emergency', { action: 'double', target: 'worker-llm', reason: 'INC-12', actor: 'oncall' });
