@@ -187,7 +187,7 @@ export const benchScale = async (): Promise<BenchRow[]> => {
     const workloads = new CountingWorkloads();
     const worker = handlers.worker.buildHandler(policy, {
       store, queue, nodeGroups: new EksNodeGroupScaler(clients.eks), workloads, events: new EventBridgeSink(clients.events, 'default'), clock,
-    }, { retryAfter: () => Promise.resolve(), deadLetter: () => Promise.reject(new Error('no dead-letter queue in the bench')), regroup: () => Promise.reject(new Error('the bench queues every intent in its group')) }) as unknown as WorkerHandler; // a returned record fails the bench (below)
+    }, { retryAfter: () => Promise.resolve(), deadLetter: () => Promise.reject(new Error('no dead-letter queue in the bench')) }) as unknown as WorkerHandler; // a returned record fails the bench (below)
     const tick = handlers.tick.buildHandler({ policy, store, ticks: new SsmTickRecordStore(clients.ssm, prefix), queue, clock, metrics: { read: () => Promise.resolve(new Map()) } });
 
     /** Lambda's SQS event source: `concurrency` pollers, each a receive, a worker batch and a batch delete. */

@@ -44,8 +44,8 @@ export interface RetryEntry {
   seconds: number;
 }
 
-/** A queue record as it came: one the worker moves to the dead-letter queue or to another group. */
-export interface QueueRecord {
+/** A queue record that can never be an intent, as it came. */
+export interface DeadRecord {
   messageId: string;
   group: string;
   body: string;
@@ -60,13 +60,7 @@ export interface QueueRecord {
 export interface RetryBackoff {
   retryAfter(entries: readonly RetryEntry[]): Promise<void>;
   /** Resolves once the record is in the dead-letter queue; throws otherwise. */
-  deadLetter(record: QueueRecord): Promise<void>;
-  /**
-   * Queues the record again, as it came, in `group`: a record whose group the policy no longer
-   * gives its target. Deduplicated by the record's message id, so that a redelivery of it is
-   * moved once. Resolves once queued; throws otherwise.
-   */
-  regroup(record: QueueRecord, group: string): Promise<void>;
+  deadLetter(record: DeadRecord): Promise<void>;
 }
 
 /** EKS managed node groups. */

@@ -52,8 +52,6 @@ const logAndCount: WorkerReport = {
     }
     metrics.addMetric(failure.kind === 'retryable' ? 'scaling_worker_retries_total' : 'scaling_worker_errors_total', MetricUnit.Count, 1);
   },
-  regrouped: (origin, intent, group) =>
-    logger.info('intent moved to the FIFO group the policy gives its target', { target: intent.target, intentId: intent.id, messageId: origin.messageId, from: origin.group, to: group }),
   backoffFailed: (records, error) => logger.warn('retry backoff not set, or a record not moved to the dead-letter queue; they come back with the queue\'s own timing', { records, error }),
 };
 

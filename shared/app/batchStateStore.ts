@@ -15,10 +15,9 @@ type Known = { text: string } | { unreadable: string } | { absent: true };
  * store, with whatever of the others the batch does not know yet, in the same call: a write
  * never rests on a copy older than the record. Only the worker writes a group's documents and
  * the queue gives a group's messages to one batch at a time, so the others are what the store
- * holds too. Across a policy change that moves a target between groups, intents queued under its
- * former group are moved, not decided (hosts/scalingWorker.ts); only a worker still running the
- * old policy during the deploy could decide beside this batch, and then at worst a GPU view is a
- * record late, never a document overwritten. Made anew for every batch. A document is kept as its
+ * holds too; but an intent queued under a target's former group (a policy change moved it into
+ * or out of a pool) may be decided at the same time, and then at worst a GPU view is a record
+ * late, never a document overwritten. Made anew for every batch. A document is kept as its
  * JSON text and parsed on every read, as the store would, so no decision shares an object with
  * another. A write that fails forgets the document: the store may or may not have taken it.
  */

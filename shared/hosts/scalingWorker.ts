@@ -2,7 +2,6 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { applyIntent, type WorkerDeps } from '../app/applyIntent.ts';
 import { batchStateStore } from '../app/batchStateStore.ts';
-import { fifoGroupOf } from '../app/gpuView.ts';
 import type { Decision } from '../domain/decision.ts';
 import { type Intent, intentSchema } from '../domain/intent.ts';
 import type { Policy } from '../domain/policy.ts';
@@ -47,8 +46,6 @@ export interface WorkerReport {
   failed(failure: RecordFailure): void;
   /** The backoff could not be set, or a record not moved to the dead-letter queue: those come back with the queue's own timing. */
   backoffFailed(records: number, error: Error): void;
-  /** A record moved to the group the policy gives its target, to be decided there. */
-  regrouped?(origin: RecordOrigin, intent: Intent, group: string): void;
 }
 
 /** A batch of queue records in, the records to return to the queue out (SQS's partial batch response). */
@@ -80,7 +77,6 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
   // The processor holds the batch it works on: one batch at a time per worker, as Lambda runs it.
   const processor = new SqsFifoPartialProcessorAsync();
   const targets = new Set(policy.targets.map((t) => t.id));
-  const groupOf = fifoGroupOf(policy);
   // Per batch: the delay of each group that failed, which the records it skipped share (the
   // group's next message may not overtake the one that failed).
   let delays = new Map<string, number>();
@@ -112,17 +108,6 @@ export const scalingWorker = (policy: Policy, deps: WorkerDeps, report: WorkerRe
     }
     const { intent } = checked;
     try {
-      const group = groupOf(intent.target);
-      if (origin.group !== '' && origin.group !== group) {
-        // Queued before a policy change moved its target into or out of a pool: decided here, it
-        // would race its new group's batches for the same documents. Moved there, one writer per
-        // group holds across the change; the intent keeps its id, so its answer is found as before.
-        await backoff.regroup({ messageId: record.messageId, group: origin.group, body: record.body }, group).catch((error: unknown) => {
-          throw new RetryableScalingError(`message ${record.messageId} not moved to group ${group}: ${(error as Error).message}`, { cause: error });
-        });
-        report.regrouped?.(origin, intent, group);
-        return;
-      }
       report.decided(await applyIntent(policy, intent, batchDeps));
     } catch (error) {
       report.failed({ ...origin, kind: error instanceof RetryableScalingError ? 'retryable' : 'failed', intent, error: error as Error });

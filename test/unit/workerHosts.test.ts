@@ -12,7 +12,7 @@ import { ManualClock } from '../support/clock.ts';
 import { alert, alertIntent, emergencyIntent } from '../support/intents.ts';
 import { lambdaContext, sqsEvent } from '../support/lambda.ts';
 import { importWorker } from '../support/handlerModules.ts';
-import { retryDelaySeconds, scalingWorker } from '../../shared/hosts/scalingWorker.ts';
+import { retryDelaySeconds } from '../../shared/hosts/scalingWorker.ts';
 
 type WorkerModule = Awaited<ReturnType<typeof importWorker>>;
 
@@ -192,7 +192,7 @@ describe('The Lambda worker near its timeout', () => {
     const store = new MemoryStateStore();
     const cluster = new SimulatedCluster(policy, clock);
     const retries: RetryEntry[] = [];
-    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries), deadLetter: () => Promise.reject(new Error('unused')), regroup: () => Promise.reject(new Error('unused')) };
+    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries), deadLetter: () => Promise.reject(new Error('unused')) };
     const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
     const intents = [emergencyIntent('api', { action: 'set', replicas: 5 }, clock.now()), emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now())];
     const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: intent.target, body: JSON.stringify(intent), receives: 1 })));
@@ -218,7 +218,7 @@ describe('An intent for a target the policy no longer has', () => {
     const store = new MemoryStateStore();
     const cluster = new SimulatedCluster(policy, clock);
     const dead: string[] = [];
-    const backoff = { retryAfter: () => Promise.reject(new Error('nothing returns')), deadLetter: async (record: { messageId: string }) => void dead.push(record.messageId), regroup: () => Promise.reject(new Error('unused')) };
+    const backoff = { retryAfter: () => Promise.reject(new Error('nothing returns')), deadLetter: async (record: { messageId: string }) => void dead.push(record.messageId) };
     const without = { ...policy, targets: policy.targets.filter((t) => t.id !== 'worker-rl') };
     const handler = worker.buildHandler(without, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
     const intents = [{ ...emergencyIntent('worker-rl', { action: 'set', replicas: 2 }, clock.now()), id: 'gone' }, emergencyIntent('gpu-pool', { action: 'set', replicas: 3 }, clock.now())];
@@ -266,36 +266,5 @@ describe('The retry backoff of a returned record', () => {
     await drain();
     expect(queue.snapshot().messages).toEqual([]);
     expect(await appliedIn(store, [apiDouble])).toEqual(['api-double']);
-  });
-});
-
-describe('An intent queued under a group the policy no longer gives its target', () => {
-  // A policy change moved worker-llm into gpu-pool's group while intents sent under the old
-  // policy (each target its own group) were queued: decided there, they would race gpu-pool's
-  // batches for worker-llm's document.
-  it('is moved to its group, decided there once, and its group\'s order kept', async () => {
-    // Prepare: the old policy's queue, and the worker of the new one
-    const clock = new ManualClock(OFF_PEAK);
-    const store = new MemoryStateStore();
-    const cluster = new SimulatedCluster(policy, clock);
-    const queue = new MemoryFifoQueue(clock);
-    const moved: string[] = [];
-    const decided: string[] = [];
-    const run = scalingWorker(policy, { store, queue, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, {
-      decided: (d) => void decided.push(`${d.target} ${d.intentId}`),
-      failed: () => undefined,
-      backoffFailed: () => undefined,
-      regrouped: (origin, intent, group) => void moved.push(`${intent.id}: ${origin.group} -> ${group}`),
-    }, queue);
-    await queue.send([emergencyIntent('worker-llm', { action: 'set', replicas: 3 }, clock.now())]);
-
-    // Act
-    await queue.drain(run);
-
-    // Assess
-    expect(moved).toEqual([expect.stringMatching(/: worker-llm -> gpu-pool$/)]);
-    expect(decided).toEqual([expect.stringMatching(/^worker-llm /)]);
-    expect(cluster.snapshot()['worker-llm']?.desired).toBe(3);
-    expect(queue.snapshot()).toEqual({ messages: [], deadLetters: [] });
   });
 });

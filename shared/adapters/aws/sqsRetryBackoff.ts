@@ -1,12 +1,11 @@
 import { ChangeMessageVisibilityBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueRecord, RetryBackoff, RetryEntry } from '../../ports.ts';
+import type { DeadRecord, RetryBackoff, RetryEntry } from '../../ports.ts';
 
 /**
  * The worker's retry backoff on the intent queue: ChangeMessageVisibilityBatch on the records
  * it returns (the worker's batches hold at most 10 records, the call's limit, so one call
- * serves a batch; resolves only when every entry was changed), SendMessage of a record
- * that it can never apply (not an intent, or for a target the policy no longer has) to the dead-letter queue, in its group, deduplicated by its message id,
- * and SendMessage of a record queued under a group the policy no longer gives its target to the intent queue, in its new group.
+ * serves a batch; resolves only when every entry was changed), and SendMessage of a record
+ * that it can never apply (not an intent, or for a target the policy no longer has) to the dead-letter queue, in its group, deduplicated by its message id.
  */
 export class SqsRetryBackoff implements RetryBackoff {
   public constructor(
@@ -15,16 +14,10 @@ export class SqsRetryBackoff implements RetryBackoff {
     private readonly deadLetterQueueUrl: string | undefined,
   ) {}
 
-  public async deadLetter(record: QueueRecord): Promise<void> {
+  public async deadLetter(record: DeadRecord): Promise<void> {
     if (!this.deadLetterQueueUrl) throw new Error('DEAD_LETTER_QUEUE_URL is not set: the record waits for the redrive policy');
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: this.deadLetterQueueUrl, MessageBody: record.body, MessageGroupId: record.group || 'unknown', MessageDeduplicationId: record.messageId }),
-    );
-  }
-
-  public async regroup(record: QueueRecord, group: string): Promise<void> {
-    await this.sqs.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: record.body, MessageGroupId: group, MessageDeduplicationId: `regrouped-${record.messageId}` }),
     );
   }
 

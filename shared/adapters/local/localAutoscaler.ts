@@ -101,7 +101,6 @@ export class LocalAutoscaler {
             : `${at()} ${failure.group} error (${failure.kind}, receive ${failure.receives}, back to the queue): ${failure.error.message}`,
         ),
       backoffFailed: (records, error) => print(`${at()} ${records} record(s) back after the visibility timeout: ${error.message}`),
-      regrouped: (origin, intent, group) => print(`${at()} ${intent.target} intent ${intent.id} moved from group ${origin.group} to ${group}, where the policy puts it`),
     }, this.queue);
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Intent } from '../../domain/intent.ts';
-import type { Clock, QueueRecord, IntentQueue, RetryBackoff, RetryEntry } from '../../ports.ts';
+import type { Clock, DeadRecord, IntentQueue, RetryBackoff, RetryEntry } from '../../ports.ts';
 
 /** SQS FIFO drops a repeated deduplication id seen within five minutes. */
 const DEDUP_WINDOW_MS = 5 * 60_000;
@@ -118,7 +118,7 @@ export class MemoryFifoQueue implements IntentQueue, RetryBackoff {
   }
 
   /** The worker's move of a record it can never apply: out of its group, into the dead letters. */
-  public async deadLetter(record: QueueRecord): Promise<void> {
+  public async deadLetter(record: DeadRecord): Promise<void> {
     const now = this.clock.now().getTime();
     for (const messages of this.#groups.values()) {
       const message = messages.find((m) => m.messageId === record.messageId);
@@ -127,19 +127,6 @@ export class MemoryFifoQueue implements IntentQueue, RetryBackoff {
       this.#deadLetters.push(message);
       this.options.onDeadLetter?.(this.#view(message, now));
     }
-  }
-
-  /** The worker's move of a record to the group the policy gives its target: queued again at the end of that group. */
-  public async regroup(record: QueueRecord, group: string): Promise<void> {
-    const now = this.clock.now().getTime();
-    const deduplicationId = `regrouped-${record.messageId}`;
-    const original = [...this.#groups.values()].flat().find((m) => m.messageId === record.messageId);
-    if (this.#seen.has(deduplicationId) || !original) return;
-    this.#seen.set(deduplicationId, now);
-    const messages = this.#groups.get(group) ?? [];
-    messages.push({ ...original, messageId: randomUUID(), group, sentAt: now, sequence: this.sent + 1, receives: 0, firstReceivedAt: 0, hiddenUntil: 0 });
-    this.#groups.set(group, messages);
-    this.sent += 1;
   }
 
   #delete(messageId: string): void {
