@@ -7,7 +7,7 @@ import { SimulatedCluster } from '../../shared/adapters/local/simulatedCluster.t
 import type { Intent } from '../../shared/domain/intent.ts';
 import { RetryableScalingError } from '../../shared/errors.ts';
 import { loadPolicyFile } from '../../shared/policyFile.ts';
-import type { RetryEntry, StateStore } from '../../shared/ports.ts';
+import type { RetryBackoff, RetryEntry, StateStore } from '../../shared/ports.ts';
 import { ManualClock } from '../support/clock.ts';
 import { alert, alertIntent, emergencyIntent } from '../support/intents.ts';
 import { lambdaContext, sqsEvent } from '../support/lambda.ts';
@@ -185,17 +185,26 @@ describe('Worker: the Lambda handler and the local runtime process records alike
   });
 });
 
+/** The Lambda worker on the simulated cluster at off-peak, with the given retry backoff. */
+const lambdaWorker = (backoff: RetryBackoff, workerPolicy = policy) => {
+  const clock = new ManualClock(OFF_PEAK);
+  const store = new MemoryStateStore();
+  const cluster = new SimulatedCluster(policy, clock);
+  const handler = worker.buildHandler(workerPolicy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
+  return { clock, store, cluster, handler };
+};
+
+/** One batch of the intents as first deliveries, `m0`, `m1`, ..., each in `groupOf` its intent's group. */
+const firstDeliveries = (intents: readonly Intent[], groupOf: (intent: Intent) => string) =>
+  sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: groupOf(intent), body: JSON.stringify(intent), receives: 1 })));
+
 describe('The Lambda worker near its timeout', () => {
   it('starts no record with under 20 s of its time left: each goes back to the queue untouched', async () => {
     // Prepare: two intents, and 15 s left of the function's time
-    const clock = new ManualClock(OFF_PEAK);
-    const store = new MemoryStateStore();
-    const cluster = new SimulatedCluster(policy, clock);
     const retries: RetryEntry[] = [];
-    const backoff = { retryAfter: async (entries: readonly RetryEntry[]) => void retries.push(...entries), deadLetter: () => Promise.reject(new Error('unused')) };
-    const handler = worker.buildHandler(policy, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
+    const { clock, store, cluster, handler } = lambdaWorker({ retryAfter: async (entries) => void retries.push(...entries), deadLetter: () => Promise.reject(new Error('unused')) });
     const intents = [emergencyIntent('api', { action: 'set', replicas: 5 }, clock.now()), emergencyIntent('app', { action: 'set', replicas: 4 }, clock.now())];
-    const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: intent.target, body: JSON.stringify(intent), receives: 1 })));
+    const event = firstDeliveries(intents, (intent) => intent.target);
 
     // Act
     const result = await handler(event, { ...lambdaContext('scaling-worker'), getRemainingTimeInMillis: () => 15_000 });
@@ -214,15 +223,11 @@ describe('An intent for a target the policy no longer has', () => {
   // them were dead-lettered: removing a GPU workload from the policy stalled its pool.
   it('goes to the dead-letter queue alone; the intents behind it in its group are applied', async () => {
     // Prepare: worker-rl's tick intent, queued before the policy dropped it, ahead of an emergency on its pool
-    const clock = new ManualClock(OFF_PEAK);
-    const store = new MemoryStateStore();
-    const cluster = new SimulatedCluster(policy, clock);
     const dead: string[] = [];
-    const backoff = { retryAfter: () => Promise.reject(new Error('nothing returns')), deadLetter: async (record: { messageId: string }) => void dead.push(record.messageId) };
     const without = { ...policy, targets: policy.targets.filter((t) => t.id !== 'worker-rl') };
-    const handler = worker.buildHandler(without, { store, queue: { send: async () => undefined }, nodeGroups: cluster, workloads: cluster, events: { publish: async () => undefined }, clock }, backoff);
+    const { clock, cluster, handler } = lambdaWorker({ retryAfter: () => Promise.reject(new Error('nothing returns')), deadLetter: async (record) => void dead.push(record.messageId) }, without);
     const intents = [{ ...emergencyIntent('worker-rl', { action: 'set', replicas: 2 }, clock.now()), id: 'gone' }, emergencyIntent('gpu-pool', { action: 'set', replicas: 3 }, clock.now())];
-    const event = sqsEvent(intents.map((intent, i) => ({ messageId: `m${i}`, group: 'gpu-pool', body: JSON.stringify(intent), receives: 1 })));
+    const event = firstDeliveries(intents, () => 'gpu-pool');
 
     // Act
     const result = await handler(event, lambdaContext('scaling-worker'));
